@@ -1,0 +1,272 @@
+package bulk
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// create replaces gorm:create. Statements that do not take the bulk path go
+// to the dialect's own handler untouched.
+func (p *Plugin) create(db *gorm.DB) {
+	if opts, ok := p.bulkOptions(db); ok {
+		p.bulkCreate(db, opts)
+		return
+	}
+	p.original(db)
+}
+
+// bulkOptions reports whether the statement takes the bulk path, and with
+// which options. The bulk path needs a known dialect, rows it can cut into
+// chunks, and SQL not already built by an earlier callback; where GORM reads
+// generated keys back by LastInsertId arithmetic, it also needs that
+// arithmetic to hold for every chunk (see lastInsertIDSafe).
+func (p *Plugin) bulkOptions(db *gorm.DB) (Options, bool) {
+	stmt := db.Statement
+	if !p.known || stmt.SQL.Len() > 0 {
+		return Options{}, false
+	}
+	opts, explicit, ok := statementOptions(stmt, p.config)
+	if !ok {
+		return opts, false
+	}
+	rows := stmt.ReflectValue
+	switch {
+	case rows.Kind() == reflect.Slice, rows.Kind() == reflect.Array && rows.CanAddr():
+	default:
+		return opts, false
+	}
+	if n := rows.Len(); n == 0 || (n == 1 && !explicit) {
+		return opts, false
+	}
+	return opts, !p.limits.lastInsertID || hasReturning(stmt) || lastInsertIDSafe(stmt)
+}
+
+// hasReturning reports whether the dialect reads generated values back with
+// RETURNING (GORM lists the clause among the create clauses then).
+func hasReturning(stmt *gorm.Statement) bool {
+	for _, name := range stmt.BuildClauses {
+		if name == "RETURNING" {
+			return true
+		}
+	}
+	return false
+}
+
+// lastInsertIDSafe reports whether LastInsertId arithmetic gives every row
+// of every chunk its true key: the statement has no ON CONFLICT (skipped or
+// updated rows break the sequence), and either no key is generated or all
+// rows leave the key to the database. A mix of given and generated keys
+// breaks the arithmetic per chunk differently from the single statement, so
+// such statements stay with GORM.
+func lastInsertIDSafe(stmt *gorm.Statement) bool {
+	if _, ok := stmt.Clauses["ON CONFLICT"]; ok {
+		return false
+	}
+	if stmt.Schema == nil {
+		return true
+	}
+	pk := stmt.Schema.PrioritizedPrimaryField
+	if pk == nil || !pk.HasDefaultValue {
+		return true
+	}
+	rows := stmt.ReflectValue
+	for i := 0; i < rows.Len(); i++ {
+		row := reflect.Indirect(rows.Index(i))
+		if row.Kind() != reflect.Struct {
+			return true
+		}
+		if _, zero := pk.ValueOf(stmt.Context, row); !zero {
+			return false
+		}
+	}
+	return true
+}
+
+// bulkCreate writes the statement's rows chunk by chunk: each chunk is as
+// large as the limits allow and goes through the dialect's create handler,
+// which applies GORM's defaults, builds the SQL and reads generated values
+// back into the rows. A chunk the limits refuse is cut down before anything
+// reaches the database.
+func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
+	stmt := db.Statement
+	rows := stmt.ReflectValue
+	total := rows.Len()
+	if err := checkRows(rows); err != nil {
+		db.AddError(err)
+		return
+	}
+
+	conn := &chunkConn{ConnPool: stmt.ConnPool, limits: p.limits}
+	defer conn.close()
+
+	size := p.rowsPerStatement(stmt, opts)
+	var affected int64
+	for start := 0; start < total; {
+		if err := stmt.Context.Err(); err != nil {
+			db.AddError(err)
+			return
+		}
+		n := min(size, total-start)
+		tx := p.writeChunk(db, conn, rows.Slice(start, start+n), opts)
+
+		var over *limitError
+		if errors.As(tx.Error, &over) && n > 1 {
+			// Shrink in proportion, so one oversized estimate costs one
+			// rebuild rather than a halving per step.
+			size = max(1, min(n/2, int(int64(n)*int64(over.max)/int64(over.got))))
+			continue
+		}
+		if tx.Error != nil {
+			db.AddError(&ChunkError{First: start, Last: start + n - 1, Err: tx.Error})
+			return
+		}
+		affected += tx.RowsAffected
+		start += n
+	}
+
+	db.RowsAffected = affected
+	if stmt.Result != nil {
+		stmt.Result.RowsAffected = affected
+	}
+}
+
+// checkRows refuses nil elements up front, naming the row, instead of
+// letting a chunk fail with an index relative to the chunk.
+func checkRows(rows reflect.Value) error {
+	if rows.Type().Elem().Kind() != reflect.Pointer {
+		return nil
+	}
+	for i := 0; i < rows.Len(); i++ {
+		if rows.Index(i).IsNil() {
+			return fmt.Errorf("gormbulk: row %d is nil: %w", i, gorm.ErrInvalidData)
+		}
+	}
+	return nil
+}
+
+// rowsPerStatement is the first estimate of how many rows fit one statement.
+// Parameters per row are counted the way GORM chooses columns; maps and
+// values that expand to several parameters are caught by chunkConn's check.
+func (p *Plugin) rowsPerStatement(stmt *gorm.Statement, opts Options) int {
+	n := math.MaxInt
+	if opts.BatchSize > 0 {
+		n = opts.BatchSize
+	}
+	if p.limits.maxRows > 0 {
+		n = min(n, p.limits.maxRows)
+	}
+	if p.limits.maxParams > 0 {
+		n = min(n, p.limits.maxParams/max(1, paramsPerRow(stmt)))
+	}
+	return max(1, n)
+}
+
+// paramsPerRow counts the columns GORM's ConvertToCreateValues writes for a
+// row, counting every database-default column as present.
+func paramsPerRow(stmt *gorm.Statement) int {
+	count := 0
+	if m, ok := firstMap(stmt.ReflectValue); ok {
+		count = len(m)
+	}
+	if stmt.Schema == nil {
+		return count
+	}
+	selected, restricted := stmt.SelectAndOmitColumns(true, false)
+	for _, name := range stmt.Schema.DBNames {
+		field := stmt.Schema.FieldsByDBName[name]
+		v, ok := selected[name]
+		switch {
+		case count > 0 && (field.AutoCreateTime > 0 || field.AutoUpdateTime > 0):
+			count++
+		case count > 0:
+		case (ok && v) || (!ok && (!restricted || field.AutoCreateTime > 0 || field.AutoUpdateTime > 0)):
+			count++
+		}
+	}
+	return count
+}
+
+// firstMap returns the first row when the rows are maps.
+func firstMap(rows reflect.Value) (map[string]any, bool) {
+	if rows.Len() == 0 {
+		return nil, false
+	}
+	m, ok := rows.Index(0).Interface().(map[string]any)
+	return m, ok
+}
+
+// writeChunk runs the dialect's create handler on one chunk, in a session
+// that shares the statement's clauses, selections, context and transaction.
+func (p *Plugin) writeChunk(db *gorm.DB, conn *chunkConn, chunk reflect.Value, opts Options) *gorm.DB {
+	tx := db.Session(&gorm.Session{Context: db.Statement.Context})
+	stmt := tx.Statement
+	stmt.ConnPool = conn
+	stmt.BuildClauses = db.Statement.BuildClauses
+	stmt.Dest, stmt.ReflectValue = chunkDest(db.Statement.Dest, chunk)
+
+	// Without read-back the handler only builds the SQL (an empty RETURNING
+	// keeps it from adding its own), and the chunk is executed here.
+	buildOnly := opts.SkipReturning || db.DryRun
+	if opts.SkipReturning {
+		stmt.Clauses["RETURNING"] = clause.Clause{Builder: func(clause.Clause, clause.Builder) {}}
+	}
+	tx.DryRun = buildOnly
+
+	begin := time.Now()
+	p.original(tx)
+	if buildOnly && tx.Error == nil {
+		switch {
+		case db.DryRun:
+			tx.AddError(conn.limits.check(stmt.SQL.String(), stmt.Vars))
+		default:
+			result, err := conn.ExecContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
+			if tx.AddError(err) == nil {
+				tx.RowsAffected, _ = result.RowsAffected()
+			}
+		}
+	}
+
+	var over *limitError
+	switch {
+	case errors.As(tx.Error, &over):
+	case db.DryRun:
+		// The processor logs the statement's SQL once: collect every chunk.
+		if db.Statement.SQL.Len() > 0 {
+			db.Statement.SQL.WriteString(";\n")
+		}
+		db.Statement.SQL.WriteString(stmt.SQL.String())
+		db.Statement.Vars = append(db.Statement.Vars, stmt.Vars...)
+	default:
+		trace(tx, begin)
+	}
+	return tx
+}
+
+// chunkDest gives a chunk the shape of the statement's Dest: a pointer to a
+// slice when Dest is a pointer, as CreateInBatches does.
+func chunkDest(dest any, chunk reflect.Value) (any, reflect.Value) {
+	if reflect.ValueOf(dest).Kind() != reflect.Pointer {
+		return chunk.Interface(), chunk
+	}
+	ptr := reflect.New(chunk.Type())
+	ptr.Elem().Set(chunk)
+	return ptr.Interface(), ptr.Elem()
+}
+
+// trace logs a chunk's statement the way GORM's processor logs a statement.
+func trace(tx *gorm.DB, begin time.Time) {
+	stmt := tx.Statement
+	tx.Logger.Trace(stmt.Context, begin, func() (string, int64) {
+		sql, vars := stmt.SQL.String(), stmt.Vars
+		if filter, ok := tx.Logger.(gorm.ParamsFilter); ok {
+			sql, vars = filter.ParamsFilter(stmt.Context, sql, vars...)
+		}
+		return tx.Dialector.Explain(sql, vars...), tx.RowsAffected
+	}, tx.Error)
+}

@@ -1,0 +1,37 @@
+package bulk
+
+import "fmt"
+
+// ChunkError is returned when the statement writing a chunk of rows fails.
+// First and Last are the indexes of the chunk's first and last row in the
+// slice passed to Create, so the failing row is among them; Err is the
+// driver's error, reachable with errors.As (*pgconn.PgError,
+// *mysql.MySQLError, sqlite3.Error) and errors.Is (gorm.ErrDuplicatedKey
+// when the DB was opened with TranslateError).
+type ChunkError struct {
+	First, Last int
+	Err         error
+}
+
+func (e *ChunkError) Error() string {
+	if e.First == e.Last {
+		return fmt.Sprintf("gormbulk: row %d: %v", e.First, e.Err)
+	}
+	return fmt.Sprintf("gormbulk: rows %d-%d: %v", e.First, e.Last, e.Err)
+}
+
+// Unwrap returns the driver's error.
+func (e *ChunkError) Unwrap() error { return e.Err }
+
+// limitError is raised, before anything reaches the database, by a statement
+// that would exceed a dialect limit. The orchestrator answers it by writing
+// fewer rows per statement; the user sees it only when a single row is over
+// the limit.
+type limitError struct {
+	what     string
+	got, max int
+}
+
+func (e *limitError) Error() string {
+	return fmt.Sprintf("statement needs %d %s, the database allows %d", e.got, e.what, e.max)
+}

@@ -1,0 +1,150 @@
+package bulk
+
+import (
+	"context"
+	"database/sql/driver"
+	"reflect"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// limits are what one statement may carry on a dialect. A zero field means
+// the dialect sets no such limit.
+type limits struct {
+	maxParams int // bind parameters per statement
+	maxRows   int // rows per VALUES list
+	maxBytes  int // statement text plus arguments, in bytes
+
+	// prepare reuses one prepared statement across chunks of equal shape.
+	// Drivers that cache statements themselves (pgx) or do not prepare
+	// server-side (go-mssqldb) gain nothing from it.
+	prepare bool
+
+	// lastInsertID is set where GORM reads generated keys back through
+	// LastInsertId arithmetic when the dialect has no RETURNING.
+	lastInsertID bool
+}
+
+// SQLite's compiled-in default for SQLITE_MAX_VARIABLE_NUMBER since 3.32.0;
+// 999 before it.
+const (
+	sqliteDefaultVariables = 32766
+	sqliteLegacyVariables  = 999
+)
+
+// mysqlDefaultPacket is used when max_allowed_packet cannot be read: MySQL
+// 5.6's default, lower than every later default, so it is never too large.
+const mysqlDefaultPacket = 4 << 20
+
+// discoverLimits reads the limits of db's dialect and connection. It reports
+// false for a dialect the plugin does not know, whose statements then go to
+// GORM's own create.
+func discoverLimits(db *gorm.DB) (limits, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	switch db.Dialector.Name() {
+	case "postgres":
+		return limits{maxParams: 65535}, true
+	case "sqlite":
+		return limits{maxParams: sqliteVariableLimit(ctx, db), prepare: true}, true
+	case "mysql":
+		packet := mysqlDefaultPacket
+		var v int64
+		if err := db.ConnPool.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&v); err == nil && v > 0 {
+			packet = int(v)
+		}
+		// Leave room for the protocol's own framing of each argument.
+		return limits{maxParams: 65535, maxBytes: packet - packet/16, prepare: true, lastInsertID: true}, true
+	case "sqlserver":
+		return limits{maxParams: 2100, maxRows: 1000}, true
+	}
+	return limits{}, false
+}
+
+// sqliteVariableLimit asks the driver for the connection's variable limit
+// (mattn/go-sqlite3 exposes GetLimit) and otherwise infers SQLite's default
+// from its version.
+func sqliteVariableLimit(ctx context.Context, db *gorm.DB) int {
+	const sqliteLimitVariableNumber = 9
+	if sqlDB, err := db.DB(); err == nil {
+		if conn, err := sqlDB.Conn(ctx); err == nil {
+			limit := 0
+			_ = conn.Raw(func(c any) error {
+				if l, ok := c.(interface{ GetLimit(int) int }); ok {
+					limit = l.GetLimit(sqliteLimitVariableNumber)
+				}
+				return nil
+			})
+			_ = conn.Close()
+			if limit > 0 {
+				return limit
+			}
+		}
+	}
+	var version string
+	if err := db.ConnPool.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version); err == nil && versionBefore(version, 3, 32) {
+		return sqliteLegacyVariables
+	}
+	return sqliteDefaultVariables
+}
+
+// versionBefore reports whether a dotted version string is older than
+// major.minor.
+func versionBefore(version string, major, minor int) bool {
+	var parts [2]int
+	for i, field := 0, 0; i < len(version) && field < 2; field++ {
+		j := i
+		for j < len(version) && version[j] >= '0' && version[j] <= '9' {
+			j++
+		}
+		parts[field], _ = strconv.Atoi(version[i:j])
+		i = j + 1
+	}
+	return parts[0] < major || (parts[0] == major && parts[1] < minor)
+}
+
+// check reports a *limitError when a statement would exceed the limits.
+func (l limits) check(query string, args []any) error {
+	if l.maxParams > 0 && len(args) > l.maxParams {
+		return &limitError{what: "bind parameters", got: len(args), max: l.maxParams}
+	}
+	if l.maxBytes > 0 {
+		size := len(query)
+		for _, a := range args {
+			size += argBytes(a)
+		}
+		if size > l.maxBytes {
+			return &limitError{what: "bytes", got: size, max: l.maxBytes}
+		}
+	}
+	return nil
+}
+
+// argBytes is the size an argument takes on the wire, near enough to keep a
+// statement under the packet limit.
+func argBytes(a any) int {
+	const fixed = 16
+	switch v := a.(type) {
+	case nil:
+		return 1
+	case string:
+		return len(v) + 9
+	case []byte:
+		return len(v) + 9
+	case driver.Valuer:
+		// Serializers and custom types decide their size only when valued.
+		// A nil pointer is sent as NULL, as database/sql does.
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return 1
+		}
+		if dv, err := v.Value(); err == nil {
+			if _, nested := dv.(driver.Valuer); !nested {
+				return argBytes(dv)
+			}
+		}
+	}
+	return fixed
+}

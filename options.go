@@ -1,0 +1,59 @@
+package bulk
+
+import (
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// optionsKey is the statement clause under which per-call Options travel.
+// Clauses are copied into every session GORM derives from a statement, so
+// the options reach the create callback (and each batch of CreateInBatches).
+const optionsKey = "gormbulk:options"
+
+// Options asks for the bulk path on one statement:
+//
+//	db.Clauses(bulk.Options{BatchSize: 5000}).Create(&rows)
+//
+// Fields left at their zero value take the plugin's Config.
+type Options struct {
+	// BatchSize caps the rows written by one statement. 0 sizes each
+	// statement to the dialect's limits (bind parameters, rows per VALUES
+	// list, packet size), which is the fastest choice.
+	BatchSize int
+
+	// SkipReturning leaves generated values (auto-increment IDs, database
+	// defaults) unread: the rows are written, the structs keep zero values
+	// where the database filled them in. It saves the RETURNING read-back.
+	SkipReturning bool
+
+	// Disable sends the statement to GORM's own create, even when
+	// Config.Auto is set.
+	Disable bool
+}
+
+// ModifyStatement implements gorm.StatementModifier.
+func (o Options) ModifyStatement(stmt *gorm.Statement) {
+	stmt.Clauses[optionsKey] = clause.Clause{Name: optionsKey, Expression: o}
+}
+
+// Build implements clause.Expression; Options adds no SQL of its own.
+func (Options) Build(clause.Builder) {}
+
+// statementOptions returns the options of the statement merged over cfg,
+// whether the statement carries Options, and whether it asks for the bulk
+// path (through Options or Config.Auto).
+func statementOptions(stmt *gorm.Statement, cfg Config) (merged Options, explicit, ok bool) {
+	merged = Options{BatchSize: cfg.BatchSize}
+	c, explicit := stmt.Clauses[optionsKey]
+	if explicit {
+		o, _ := c.Expression.(Options)
+		if o.Disable {
+			return o, true, false
+		}
+		if o.BatchSize > 0 {
+			merged.BatchSize = o.BatchSize
+		}
+		merged.SkipReturning = o.SkipReturning
+	}
+	return merged, explicit, explicit || cfg.Auto
+}

@@ -1,0 +1,68 @@
+package bulk
+
+import (
+	"gorm.io/gorm"
+)
+
+// Config sets the plugin's defaults. Per-call Options override them.
+type Config struct {
+	// Auto sends every multi-row Create and every CreateInBatches through
+	// the bulk path, with no other change to the calling code.
+	Auto bool
+
+	// BatchSize caps the rows per statement for every bulk create; 0 sizes
+	// statements to the dialect's limits.
+	BatchSize int
+}
+
+// Plugin is the GORM plugin; register it with db.Use(bulk.New()).
+type Plugin struct {
+	config   Config
+	limits   limits
+	known    bool
+	original func(*gorm.DB)
+}
+
+// New returns the plugin, configured by an optional Config.
+func New(config ...Config) *Plugin {
+	p := &Plugin{}
+	if len(config) > 0 {
+		p.config = config[0]
+	}
+	return p
+}
+
+// Name implements gorm.Plugin.
+func (p *Plugin) Name() string { return "gormbulk" }
+
+const (
+	createName = "gorm:create"
+	beginName  = "gormbulk:begin_transaction"
+	commitName = "gormbulk:commit_or_rollback_transaction"
+)
+
+// Initialize implements gorm.Plugin. It replaces gorm:create with a handler
+// that takes the bulk path where a statement asks for it and otherwise runs
+// the dialect's own create, which it keeps. Calling it again on the same DB
+// keeps the first original handler rather than wrapping the wrapper.
+func (p *Plugin) Initialize(db *gorm.DB) error {
+	create := db.Callback().Create()
+	if p.original == nil {
+		p.original = create.Get(createName)
+	}
+	if p.original == nil {
+		return gorm.ErrInvalidDB
+	}
+	p.limits, p.known = discoverLimits(db)
+
+	if err := create.Replace(createName, p.create); err != nil {
+		return err
+	}
+	if create.Get(beginName) == nil {
+		if err := create.Before("gorm:before_create").Register(beginName, p.beginTransaction); err != nil {
+			return err
+		}
+		return create.After("gorm:after_create").Register(commitName, p.commitOrRollback)
+	}
+	return nil
+}
