@@ -1,0 +1,119 @@
+package bulk_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/gormbulk/bulk"
+)
+
+// Each live dialect reads its DSN from the environment, defaulting to the
+// local servers. Outside CI an unreachable server skips its dialect; with
+// CI=true it fails the test.
+var dialects = []struct {
+	name, env, dsn string
+	open           func(dsn string) gorm.Dialector
+}{
+	{"sqlite", "GORMBULK_SQLITE_DSN", "", sqlite.Open},
+	{"postgres", "GORMBULK_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable", postgres.Open},
+	{"mysql", "GORMBULK_MYSQL_DSN", "root:@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC", mysql.Open},
+}
+
+// fixedNow makes GORM's timestamps identical across the runs compared.
+var fixedNow = time.Date(2026, 11, 23, 10, 30, 15, 123456000, time.UTC)
+
+// eachDialect runs fn once per reachable dialect, as a subtest.
+func eachDialect(t *testing.T, fn func(t *testing.T, name string, open func(t *testing.T) *gorm.DB)) {
+	sqliteFile := filepath.Join(t.TempDir(), "bulk.db")
+	for _, d := range dialects {
+		dsn := os.Getenv(d.env)
+		if dsn == "" {
+			dsn = d.dsn
+		}
+		if d.name == "sqlite" && dsn == "" {
+			dsn = sqliteFile + "?_busy_timeout=5000"
+		}
+		t.Run(d.name, func(t *testing.T) {
+			probe, err := gorm.Open(d.open(dsn), &gorm.Config{Logger: logger.Discard})
+			if err != nil {
+				if os.Getenv("CI") == "true" {
+					t.Fatalf("%s unreachable in CI (%s): %v", d.name, d.env, err)
+				}
+				t.Skipf("%s unreachable, set %s: %v", d.name, d.env, err)
+			}
+			closeDB(probe)
+			fn(t, d.name, func(t *testing.T) *gorm.DB {
+				return openDB(t, d.open(dsn))
+			})
+		})
+	}
+}
+
+// openDB opens a connection pool that is closed when the test ends.
+func openDB(t testing.TB, dialector gorm.Dialector, opts ...gorm.Option) *gorm.DB {
+	t.Helper()
+	config := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return fixedNow }}
+	db, err := gorm.Open(dialector, append([]gorm.Option{config}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeDB(db) })
+	return db
+}
+
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
+}
+
+// withPlugin registers a plugin on db and returns db.
+func withPlugin(t testing.TB, db *gorm.DB, config ...bulk.Config) *gorm.DB {
+	t.Helper()
+	if err := db.Use(bulk.New(config...)); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// recreate drops and migrates the tables of models.
+func recreate(t testing.TB, db *gorm.DB, models ...any) {
+	t.Helper()
+	if err := db.Migrator().DropTable(models...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AutoMigrate(models...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tableRows reads a whole table, ordered by its first column, as maps.
+func tableRows(t testing.TB, db *gorm.DB, table string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	if err := db.Table(table).Order("1").Find(&out).Error; err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// count returns the number of rows in table.
+func count(t testing.TB, db *gorm.DB, table string) int64 {
+	t.Helper()
+	var n int64
+	if err := db.Table(table).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func describe(v any) string { return fmt.Sprintf("%+v", v) }
