@@ -106,6 +106,7 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 	defer conn.close()
 
 	size := p.rowsPerStatement(stmt, opts)
+	padding := newMapPadding(stmt, rows)
 	var affected int64
 	for start := 0; start < total; {
 		if err := stmt.Context.Err(); err != nil {
@@ -113,7 +114,11 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 			return
 		}
 		n := min(size, total-start)
-		tx := p.writeChunk(db, conn, rows.Slice(start, start+n), opts)
+		// The chunk's capacity ends with it, so whatever the handler appends
+		// cannot overwrite the rows after it.
+		chunk, copyBack := padding.pad(rows.Slice3(start, start+n, start+n))
+		tx := p.writeChunk(db, conn, chunk, opts)
+		copyBack()
 
 		var over *limitError
 		if errors.As(tx.Error, &over) && n > 1 {
@@ -128,11 +133,22 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		}
 		affected += tx.RowsAffected
 		start += n
+		appendExtra(stmt.ReflectValue, tx.Statement.ReflectValue, n)
 	}
 
 	db.RowsAffected = affected
 	if stmt.Result != nil {
 		stmt.Result.RowsAffected = affected
+	}
+}
+
+// appendExtra appends to the statement's slice what the handler appended to
+// the chunk beyond its n rows: GORM's Scan appends the values RETURNING gives
+// for a slice of maps, and the single statement would have left them at the
+// end of the caller's slice.
+func appendExtra(rows, chunk reflect.Value, n int) {
+	if chunk.Len() > n && rows.Kind() == reflect.Slice && rows.CanSet() {
+		rows.Set(reflect.AppendSlice(rows, chunk.Slice(n, chunk.Len())))
 	}
 }
 

@@ -1,0 +1,92 @@
+package bulk
+
+import (
+	"reflect"
+
+	"gorm.io/gorm"
+)
+
+// GORM gives a slice of maps one column list, the union of every map's
+// keys, and writes NULL where a map lacks a column. Cut into chunks, each
+// chunk would take the union of its own maps instead, and a column missing
+// from a whole chunk would get the database default. mapPadding keeps the
+// single statement's columns for every chunk.
+type mapPadding struct {
+	columns []string // the statement's columns, as GORM names them
+	schema  func(string) string
+}
+
+// newMapPadding returns nil unless the rows are maps whose keys differ.
+func newMapPadding(stmt *gorm.Statement, rows reflect.Value) *mapPadding {
+	if _, ok := firstMap(rows); !ok {
+		return nil
+	}
+	p := &mapPadding{schema: func(k string) string { return k }}
+	if s := stmt.Schema; s != nil {
+		p.schema = func(k string) string {
+			if f := s.LookUpField(k); f != nil {
+				return f.DBName
+			}
+			return k
+		}
+	}
+	seen := map[string]int{}
+	for i := 0; i < rows.Len(); i++ {
+		for k := range rows.Index(i).Interface().(map[string]any) {
+			name := p.schema(k)
+			if _, ok := seen[name]; !ok {
+				p.columns = append(p.columns, name)
+			}
+			seen[name]++
+		}
+	}
+	for _, n := range seen {
+		if n != rows.Len() {
+			return p
+		}
+	}
+	return nil
+}
+
+// pad returns the chunk with each map that lacks a column replaced by a copy
+// holding nil for it, and a function that copies back into the caller's maps
+// what the create handler set on the copies (LastInsertId keys).
+func (p *mapPadding) pad(chunk reflect.Value) (reflect.Value, func()) {
+	if p == nil {
+		return chunk, func() {}
+	}
+	padded := reflect.MakeSlice(chunk.Type(), chunk.Len(), chunk.Len())
+	type copied struct{ orig, copy map[string]any }
+	var copies []copied
+	for i := 0; i < chunk.Len(); i++ {
+		orig := chunk.Index(i).Interface().(map[string]any)
+		have := make(map[string]bool, len(orig))
+		for k := range orig {
+			have[p.schema(k)] = true
+		}
+		m, copiedOrig := orig, false
+		for _, c := range p.columns {
+			if !have[c] {
+				if !copiedOrig {
+					copiedOrig = true
+					m = make(map[string]any, len(p.columns))
+					for k, v := range orig {
+						m[k] = v
+					}
+					copies = append(copies, copied{orig, m})
+				}
+				m[c] = nil
+			}
+		}
+		padded.Index(i).Set(reflect.ValueOf(m))
+	}
+	return padded, func() {
+		for _, c := range copies {
+			for k, v := range c.copy {
+				if _, given := c.orig[k]; !given && v != nil {
+					c.orig[k] = v
+				}
+			}
+		}
+	}
+}

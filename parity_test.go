@@ -1,0 +1,311 @@
+package bulk_test
+
+import (
+	"database/sql"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/gormbulk/bulk"
+)
+
+// The parity models cover what GORM decides per column on create: Go-side
+// defaults, timestamps in every unit, database defaults, permissions,
+// embedded structs, pointers, Null types, serializers and keys of every kind.
+
+type ParityBasic struct {
+	ID        uint `gorm:"primaryKey"`
+	Email     string `gorm:"uniqueIndex;size:191"`
+	Name      string
+	Age       int
+	Score     float64
+	Active    bool
+	Nickname  *string
+	Note      sql.NullString
+	Born      *time.Time
+	Tags      []string `gorm:"serializer:json"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DeletedAt gorm.DeletedAt `gorm:"index"`
+}
+
+type ParityDefaults struct {
+	ID       int64  `gorm:"primaryKey;autoIncrement"`
+	Status   string `gorm:"size:32;default:active"`
+	Level    int    `gorm:"default:3"`
+	Enabled  bool   `gorm:"default:true"`
+	Ratio    float64 `gorm:"default:1.5"`
+	Computed int    `gorm:"default:(1+2)"`
+	Label    string `gorm:"size:32"`
+}
+
+type ParityTimes struct {
+	ID          uint `gorm:"primaryKey"`
+	Label       string
+	CreatedSec  int64     `gorm:"autoCreateTime"`
+	CreatedMS   int64     `gorm:"autoCreateTime:milli"`
+	CreatedNS   int64     `gorm:"autoCreateTime:nano"`
+	UpdatedSec  int       `gorm:"autoUpdateTime"`
+	UpdatedMS   int64     `gorm:"autoUpdateTime:milli"`
+	UpdatedNS   int64     `gorm:"autoUpdateTime:nano"`
+	CreatedTime time.Time `gorm:"autoCreateTime"`
+	UpdatedTime time.Time `gorm:"autoUpdateTime"`
+}
+
+type parityAudit struct {
+	By   string `gorm:"size:64"`
+	Note string
+}
+
+type ParityPermissions struct {
+	ID        uint   `gorm:"primaryKey"`
+	Name      string `gorm:"size:64"`
+	ReadOnly  string `gorm:"->;size:64"`
+	NoWrite   string `gorm:"<-:false;size:64"`
+	OnCreate  string `gorm:"<-:create;size:64"`
+	OnUpdate  string `gorm:"<-:update;size:64"`
+	Ignored   string `gorm:"-"`
+	Audit     parityAudit `gorm:"embedded;embeddedPrefix:audit_"`
+	parityAudit
+}
+
+// ParityKeys has an application-chosen string key.
+type ParityKeys struct {
+	Code  string `gorm:"primaryKey;size:64"`
+	Value int
+}
+
+// ParityComposite has a composite key with no generated part.
+type ParityComposite struct {
+	Tenant int    `gorm:"primaryKey;autoIncrement:false"`
+	Key    string `gorm:"primaryKey;size:64"`
+	Value  string
+}
+
+func str(s string) *string { return &s }
+
+func parityBasicRows(n int) []ParityBasic {
+	rows := make([]ParityBasic, n)
+	born := time.Date(1990, 5, 17, 8, 0, 0, 0, time.UTC)
+	for i := range rows {
+		rows[i] = ParityBasic{Email: fmt.Sprintf("user%03d@example.com", i), Name: fmt.Sprintf("User %d", i), Age: i % 90, Score: float64(i) / 4, Active: i%3 == 0}
+		if i%2 == 0 {
+			rows[i].Nickname = str(fmt.Sprintf("nick%d", i))
+			rows[i].Note = sql.NullString{String: "note", Valid: true}
+			rows[i].Born = &born
+			rows[i].Tags = []string{"a", fmt.Sprint(i)}
+		}
+		if i%5 == 0 {
+			rows[i].CreatedAt = born // given timestamps are kept
+		}
+	}
+	return rows
+}
+
+// parityCase is one model and one set of rows, created with GORM and with
+// the plugin.
+type parityCase struct {
+	name   string
+	model  any
+	rows   func() any                  // pointer to a slice (or array) of fresh rows
+	create func(db *gorm.DB, rows any) *gorm.DB // defaults to Create
+	skip   map[string]string // dialect → reason GORM itself cannot run the case
+}
+
+func parityCases() []parityCase {
+	return []parityCase{
+		{name: "basic", model: &ParityBasic{}, rows: func() any { r := parityBasicRows(40); return &r }},
+		{name: "pointers", model: &ParityBasic{}, rows: func() any {
+			r := parityBasicRows(25)
+			ptrs := make([]*ParityBasic, len(r))
+			for i := range r {
+				ptrs[i] = &r[i]
+			}
+			return &ptrs
+		}},
+		{name: "array", model: &ParityBasic{}, rows: func() any {
+			var a [9]ParityBasic
+			copy(a[:], parityBasicRows(9))
+			return &a
+		}},
+		{name: "explicit keys", model: &ParityBasic{}, rows: func() any {
+			r := parityBasicRows(30)
+			for i := range r {
+				r[i].ID = uint(1000 + i*7)
+			}
+			return &r
+		}},
+		{name: "mixed keys", model: &ParityBasic{}, rows: func() any {
+			r := parityBasicRows(30)
+			for i := range r {
+				if i%4 == 0 {
+					r[i].ID = uint(5000 + i)
+				}
+			}
+			return &r
+		}, skip: map[string]string{
+			"sqlite": "GORM writes DEFAULT for the zero keys, which SQLite rejects",
+			"mysql":  "GORM assigns LastInsertId to zero keys regardless of the given ones",
+		}},
+		{name: "defaults", model: &ParityDefaults{}, rows: func() any {
+			r := make([]ParityDefaults, 30)
+			for i := range r {
+				r[i].Label = fmt.Sprint("row", i)
+				if i%3 == 0 {
+					r[i].Status, r[i].Level, r[i].Enabled, r[i].Ratio = "given", 9, true, 2.5
+				}
+			}
+			return &r
+		}},
+		{name: "db default given", model: &ParityDefaults{}, rows: func() any {
+			r := make([]ParityDefaults, 12)
+			for i := range r {
+				r[i].Computed = 40 + i
+			}
+			return &r
+		}},
+		{name: "times", model: &ParityTimes{}, rows: func() any {
+			r := make([]ParityTimes, 20)
+			for i := range r {
+				r[i].Label = fmt.Sprint(i)
+				if i%4 == 0 {
+					r[i].CreatedSec, r[i].UpdatedMS = 1700000000, 1700000000123
+				}
+			}
+			return &r
+		}},
+		{name: "permissions", model: &ParityPermissions{}, rows: func() any {
+			r := make([]ParityPermissions, 15)
+			for i := range r {
+				r[i] = ParityPermissions{Name: fmt.Sprint("n", i), ReadOnly: "ro", NoWrite: "nw", OnCreate: "oc", OnUpdate: "ou", Ignored: "ig",
+					Audit: parityAudit{By: "auditor", Note: fmt.Sprint(i)}, parityAudit: parityAudit{By: "embedded"}}
+			}
+			return &r
+		}},
+		{name: "string keys", model: &ParityKeys{}, rows: func() any {
+			r := make([]ParityKeys, 20)
+			for i := range r {
+				r[i] = ParityKeys{Code: fmt.Sprintf("k%02d", i), Value: i}
+			}
+			return &r
+		}},
+		{name: "composite keys", model: &ParityComposite{}, rows: func() any {
+			r := make([]ParityComposite, 20)
+			for i := range r {
+				r[i] = ParityComposite{Tenant: i % 3, Key: fmt.Sprint("k", i), Value: "v"}
+			}
+			return &r
+		}},
+		{name: "omit", model: &ParityBasic{}, rows: func() any { r := parityBasicRows(20); return &r },
+			create: func(db *gorm.DB, rows any) *gorm.DB { return db.Omit("Nickname", "Tags", "CreatedAt").Create(rows) }},
+		{name: "select", model: &ParityBasic{}, rows: func() any { r := parityBasicRows(20); return &r },
+			create: func(db *gorm.DB, rows any) *gorm.DB { return db.Select("Email", "Name", "Age").Create(rows) }},
+		{name: "table", model: &ParityKeys{}, rows: func() any {
+			r := make([]ParityKeys, 10)
+			for i := range r {
+				r[i] = ParityKeys{Code: fmt.Sprint("t", i), Value: i}
+			}
+			return &r
+		}, create: func(db *gorm.DB, rows any) *gorm.DB { return db.Table("parity_keys").Create(rows) }},
+		{name: "maps", model: &ParityDefaults{}, rows: func() any {
+			r := make([]map[string]any, 12)
+			for i := range r {
+				r[i] = map[string]any{"label": fmt.Sprint("m", i), "level": i}
+				if i%2 == 0 {
+					r[i]["status"] = "mapped"
+				}
+			}
+			return &r
+		}, create: func(db *gorm.DB, rows any) *gorm.DB { return db.Model(&ParityDefaults{}).Create(rows) }},
+		{name: "on conflict do nothing", model: &ParityKeys{}, rows: func() any {
+			r := make([]ParityKeys, 16)
+			for i := range r {
+				r[i] = ParityKeys{Code: fmt.Sprintf("c%02d", i%10), Value: i}
+			}
+			return &r
+		}, create: func(db *gorm.DB, rows any) *gorm.DB {
+			return db.Clauses(clause.OnConflict{DoNothing: true}).Create(rows)
+		}},
+		{name: "upsert all", model: &ParityKeys{}, rows: func() any {
+			r := make([]ParityKeys, 10)
+			for i := range r {
+				r[i] = ParityKeys{Code: fmt.Sprintf("u%02d", i), Value: i}
+			}
+			return &r
+		}, create: func(db *gorm.DB, rows any) *gorm.DB {
+			return db.Clauses(clause.OnConflict{UpdateAll: true}).Create(rows)
+		}},
+	}
+}
+
+// TestParity creates the same rows with plain GORM and with the plugin, in
+// several chunk sizes, and requires identical tables, identical structs and
+// the same RowsAffected.
+func TestParity(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T) *gorm.DB) {
+		plain := open(t)
+		auto := withPlugin(t, open(t), bulk.Config{Auto: true})
+		perCall := withPlugin(t, open(t))
+
+		for _, c := range parityCases() {
+			t.Run(c.name, func(t *testing.T) {
+				if why, ok := c.skip[dialect]; ok {
+					t.Skip(why)
+				}
+				create := c.create
+				if create == nil {
+					create = func(db *gorm.DB, rows any) *gorm.DB { return db.Create(rows) }
+				}
+				table := tableName(t, plain, c.model)
+
+				recreate(t, plain, c.model)
+				wantRows := c.rows()
+				want := create(plain, wantRows)
+				if want.Error != nil {
+					t.Fatalf("plain GORM: %v", want.Error)
+				}
+				wantTable := tableRows(t, plain, table)
+
+				runs := []struct {
+					name string
+					db   *gorm.DB
+				}{
+					{"auto", auto},
+					{"batch 1", perCall.Clauses(bulk.Options{BatchSize: 1})},
+					{"batch 7", perCall.Clauses(bulk.Options{BatchSize: 7})},
+					{"sized", perCall.Clauses(bulk.Options{})},
+				}
+				for _, run := range runs {
+					recreate(t, plain, c.model)
+					gotRows := c.rows()
+					got := create(run.db, gotRows)
+					if got.Error != nil {
+						t.Fatalf("%s: %v", run.name, got.Error)
+					}
+					if got.RowsAffected != want.RowsAffected {
+						t.Errorf("%s: RowsAffected = %d, GORM %d", run.name, got.RowsAffected, want.RowsAffected)
+					}
+					if !reflect.DeepEqual(gotRows, wantRows) {
+						t.Errorf("%s: structs differ from GORM's\n got: %s\nwant: %s", run.name, describe(gotRows), describe(wantRows))
+					}
+					if gotTable := tableRows(t, plain, table); !reflect.DeepEqual(gotTable, wantTable) {
+						t.Errorf("%s: table differs from GORM's\n got: %v\nwant: %v", run.name, gotTable, wantTable)
+					}
+				}
+			})
+		}
+	})
+}
+
+func tableName(t *testing.T, db *gorm.DB, model any) string {
+	stmt := &gorm.Statement{DB: db}
+	if err := stmt.Parse(model); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Trim(stmt.Table, `"`)
+}
