@@ -14,6 +14,11 @@ import (
 // create replaces gorm:create. Statements that do not take the bulk path go
 // to the dialect's own handler untouched.
 func (p *Plugin) create(db *gorm.DB) {
+	if db.Error == nil && db.Statement.Dest == nil {
+		// GORM's handler dereferences the missing schema and panics.
+		db.AddError(gorm.ErrInvalidValue)
+		return
+	}
 	if opts, ok := p.bulkOptions(db); ok {
 		p.bulkCreate(db, opts)
 		return

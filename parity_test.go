@@ -19,7 +19,7 @@ import (
 // embedded structs, pointers, Null types, serializers and keys of every kind.
 
 type ParityBasic struct {
-	ID        uint `gorm:"primaryKey"`
+	ID        uint   `gorm:"primaryKey"`
 	Email     string `gorm:"uniqueIndex;size:191"`
 	Name      string
 	Age       int
@@ -35,13 +35,13 @@ type ParityBasic struct {
 }
 
 type ParityDefaults struct {
-	ID       int64  `gorm:"primaryKey;autoIncrement"`
-	Status   string `gorm:"size:32;default:active"`
-	Level    int    `gorm:"default:3"`
-	Enabled  bool   `gorm:"default:true"`
+	ID       int64   `gorm:"primaryKey;autoIncrement"`
+	Status   string  `gorm:"size:32;default:active"`
+	Level    int     `gorm:"default:3"`
+	Enabled  bool    `gorm:"default:true"`
 	Ratio    float64 `gorm:"default:1.5"`
-	Computed int    `gorm:"default:(1+2)"`
-	Label    string `gorm:"size:32"`
+	Computed int     `gorm:"default:(1+2)"`
+	Label    string  `gorm:"size:32"`
 }
 
 type ParityTimes struct {
@@ -63,14 +63,14 @@ type parityAudit struct {
 }
 
 type ParityPermissions struct {
-	ID        uint   `gorm:"primaryKey"`
-	Name      string `gorm:"size:64"`
-	ReadOnly  string `gorm:"->;size:64"`
-	NoWrite   string `gorm:"<-:false;size:64"`
-	OnCreate  string `gorm:"<-:create;size:64"`
-	OnUpdate  string `gorm:"<-:update;size:64"`
-	Ignored   string `gorm:"-"`
-	Audit     parityAudit `gorm:"embedded;embeddedPrefix:audit_"`
+	ID       uint        `gorm:"primaryKey"`
+	Name     string      `gorm:"size:64"`
+	ReadOnly string      `gorm:"->;size:64"`
+	NoWrite  string      `gorm:"<-:false;size:64"`
+	OnCreate string      `gorm:"<-:create;size:64"`
+	OnUpdate string      `gorm:"<-:update;size:64"`
+	Ignored  string      `gorm:"-"`
+	Audit    parityAudit `gorm:"embedded;embeddedPrefix:audit_"`
 	parityAudit
 }
 
@@ -112,9 +112,9 @@ func parityBasicRows(n int) []ParityBasic {
 type parityCase struct {
 	name   string
 	model  any
-	rows   func() any                  // pointer to a slice (or array) of fresh rows
+	rows   func() any                           // pointer to a slice (or array) of fresh rows
 	create func(db *gorm.DB, rows any) *gorm.DB // defaults to Create
-	skip   map[string]string // dialect → reason GORM itself cannot run the case
+	skip   map[string]string                    // dialect → reason GORM itself cannot run the case
 }
 
 func parityCases() []parityCase {
@@ -247,7 +247,7 @@ func parityCases() []parityCase {
 // several chunk sizes, and requires identical tables, identical structs and
 // the same RowsAffected.
 func TestParity(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T) *gorm.DB) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		plain := open(t)
 		auto := withPlugin(t, open(t), bulk.Config{Auto: true})
 		perCall := withPlugin(t, open(t))

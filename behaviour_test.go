@@ -1,0 +1,339 @@
+package bulk_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/gormbulk/bulk"
+)
+
+// HookRow records every hook call, so the plugin's order can be compared
+// with GORM's.
+type HookRow struct {
+	ID   uint   `gorm:"primaryKey"`
+	Name string `gorm:"uniqueIndex;size:64"`
+	Seen string // written by BeforeCreate, so the table shows it ran first
+}
+
+var hookLog struct {
+	sync.Mutex
+	calls                     []string
+	failBeforeAt, failAfterAt string
+}
+
+func logHook(name string, r *HookRow) error {
+	hookLog.Lock()
+	defer hookLog.Unlock()
+	hookLog.calls = append(hookLog.calls, fmt.Sprintf("%s:%s:%d", name, r.Name, r.ID))
+	if (strings.HasPrefix(name, "Before") && r.Name == hookLog.failBeforeAt) || (strings.HasPrefix(name, "After") && r.Name == hookLog.failAfterAt) {
+		return fmt.Errorf("%s refused %s", name, r.Name)
+	}
+	return nil
+}
+
+func (r *HookRow) BeforeSave(*gorm.DB) error { return logHook("BeforeSave", r) }
+func (r *HookRow) BeforeCreate(*gorm.DB) error {
+	r.Seen = "before-create"
+	return logHook("BeforeCreate", r)
+}
+func (r *HookRow) AfterCreate(*gorm.DB) error { return logHook("AfterCreate", r) }
+func (r *HookRow) AfterSave(*gorm.DB) error   { return logHook("AfterSave", r) }
+
+func resetHooks(failBefore, failAfter string) {
+	hookLog.Lock()
+	defer hookLog.Unlock()
+	hookLog.calls, hookLog.failBeforeAt, hookLog.failAfterAt = nil, failBefore, failAfter
+}
+
+func hookCalls() []string {
+	hookLog.Lock()
+	defer hookLog.Unlock()
+	return append([]string(nil), hookLog.calls...)
+}
+
+func hookRows(n int) []HookRow {
+	rows := make([]HookRow, n)
+	for i := range rows {
+		rows[i].Name = fmt.Sprintf("h%02d", i)
+	}
+	return rows
+}
+
+func TestHooks(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain := open(t)
+		db := withPlugin(t, open(t))
+		noTx := withPlugin(t, open(t, &gorm.Config{SkipDefaultTransaction: true}))
+
+		t.Run("order as GORM", func(t *testing.T) {
+			recreate(t, plain, &HookRow{})
+			resetHooks("", "")
+			want := hookRows(12)
+			if err := plain.Create(&want).Error; err != nil {
+				t.Fatal(err)
+			}
+			wantCalls := hookCalls()
+
+			recreate(t, plain, &HookRow{})
+			resetHooks("", "")
+			got := hookRows(12)
+			if err := db.Clauses(bulk.Options{BatchSize: 5}).Create(&got).Error; err != nil {
+				t.Fatal(err)
+			}
+			if gotCalls := hookCalls(); !reflect.DeepEqual(gotCalls, wantCalls) {
+				t.Errorf("hook calls\n got: %v\nwant: %v", gotCalls, wantCalls)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("structs %v, GORM %v", got, want)
+			}
+		})
+
+		t.Run("SkipHooks", func(t *testing.T) {
+			recreate(t, plain, &HookRow{})
+			resetHooks("", "")
+			rows := hookRows(8)
+			err := db.Session(&gorm.Session{SkipHooks: true}).Clauses(bulk.Options{BatchSize: 3}).Create(&rows).Error
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls := hookCalls(); len(calls) != 0 {
+				t.Errorf("hooks ran under SkipHooks: %v", calls)
+			}
+			if n := count(t, plain, "hook_rows"); n != 8 {
+				t.Errorf("%d rows written, want 8", n)
+			}
+		})
+
+		// A failing hook leaves the table as it was, with or without GORM's
+		// default transaction.
+		for _, c := range []struct {
+			name              string
+			db                *gorm.DB
+			failBefore, after string
+		}{
+			{"BeforeCreate error", db, "h07", ""},
+			{"AfterCreate error", db, "", "h09"},
+			{"AfterCreate error, SkipDefaultTransaction", noTx, "", "h09"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				recreate(t, plain, &HookRow{})
+				resetHooks(c.failBefore, c.after)
+				defer resetHooks("", "")
+				rows := hookRows(12)
+				err := c.db.Clauses(bulk.Options{BatchSize: 4}).Create(&rows).Error
+				if err == nil || !strings.Contains(err.Error(), "refused h0") {
+					t.Fatalf("error = %v, want the hook's", err)
+				}
+				if n := count(t, plain, "hook_rows"); n != 0 {
+					t.Errorf("%d rows left after a hook error, want 0", n)
+				}
+			})
+		}
+	})
+}
+
+func TestTransactions(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		db := withPlugin(t, open(t))
+		noTx := withPlugin(t, open(t, &gorm.Config{SkipDefaultTransaction: true}))
+
+		t.Run("outer rollback undoes the bulk create", func(t *testing.T) {
+			recreate(t, db, &HookRow{})
+			resetHooks("", "")
+			errAbort := errors.New("abort")
+			err := db.Transaction(func(tx *gorm.DB) error {
+				rows := hookRows(20)
+				if err := tx.Clauses(bulk.Options{BatchSize: 6}).Create(&rows).Error; err != nil {
+					return err
+				}
+				if n := count(t, tx, "hook_rows"); n != 20 {
+					t.Errorf("inside the transaction: %d rows, want 20", n)
+				}
+				return errAbort
+			})
+			if !errors.Is(err, errAbort) {
+				t.Fatalf("Transaction = %v", err)
+			}
+			if n := count(t, db, "hook_rows"); n != 0 {
+				t.Errorf("%d rows after rollback, want 0", n)
+			}
+		})
+
+		// A unique violation in a late chunk: the error names the chunk's
+		// rows and keeps the driver's error; earlier chunks are undone.
+		for _, c := range []struct {
+			name string
+			db   *gorm.DB
+		}{{"default transaction", db}, {"SkipDefaultTransaction", noTx}} {
+			t.Run("failing chunk, "+c.name, func(t *testing.T) {
+				recreate(t, db, &HookRow{})
+				resetHooks("", "")
+				rows := hookRows(100)
+				rows[73].Name = rows[2].Name
+				err := c.db.Clauses(bulk.Options{BatchSize: 10}).Create(&rows).Error
+				var chunkErr *bulk.ChunkError
+				if !errors.As(err, &chunkErr) {
+					t.Fatalf("error %v (%T), want a *bulk.ChunkError", err, err)
+				}
+				if chunkErr.First != 70 || chunkErr.Last != 79 {
+					t.Errorf("ChunkError rows %d-%d, want 70-79", chunkErr.First, chunkErr.Last)
+				}
+				if !strings.Contains(strings.ToLower(err.Error()), "unique") && !strings.Contains(err.Error(), "Duplicate") {
+					t.Errorf("error %q does not carry the driver's message", err)
+				}
+				if n := count(t, db, "hook_rows"); n != 0 {
+					t.Errorf("%d rows left, want 0", n)
+				}
+			})
+		}
+
+		t.Run("TranslateError keeps gorm.ErrDuplicatedKey", func(t *testing.T) {
+			tdb := withPlugin(t, open(t, &gorm.Config{TranslateError: true}))
+			recreate(t, db, &HookRow{})
+			rows := hookRows(10)
+			rows[9].Name = rows[0].Name
+			err := tdb.Clauses(bulk.Options{BatchSize: 3}).Create(&rows).Error
+			if !errors.Is(err, gorm.ErrDuplicatedKey) {
+				t.Errorf("error %v is not gorm.ErrDuplicatedKey", err)
+			}
+		})
+
+		t.Run("cancelled context writes nothing", func(t *testing.T) {
+			recreate(t, db, &HookRow{})
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			rows := hookRows(10)
+			err := db.WithContext(ctx).Clauses(bulk.Options{BatchSize: 3}).Create(&rows).Error
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("error %v, want context.Canceled", err)
+			}
+			if n := count(t, db, "hook_rows"); n != 0 {
+				t.Errorf("%d rows written under a cancelled context", n)
+			}
+		})
+	})
+}
+
+// TestInput checks what the plugin does with input it cannot bulk-create.
+func TestInput(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		db := withPlugin(t, open(t), bulk.Config{Auto: true})
+		recreate(t, db, &HookRow{})
+		resetHooks("", "")
+
+		var nilSlice []HookRow
+		cases := []struct {
+			name  string
+			value any
+			want  error
+		}{
+			{"empty slice", &[]HookRow{}, gorm.ErrEmptySlice},
+			{"nil slice", &nilSlice, gorm.ErrEmptySlice},
+			{"nil", nil, gorm.ErrInvalidValue},
+			{"slice of ints", &[]int{1, 2}, gorm.ErrInvalidData},
+			{"nil row", &[]*HookRow{{Name: "a"}, nil, {Name: "c"}}, gorm.ErrInvalidData},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				err := db.Clauses(bulk.Options{}).Create(c.value).Error
+				if err == nil {
+					t.Fatalf("no error for %s", c.name)
+				}
+				if c.want != nil && !errors.Is(err, c.want) && !strings.Contains(err.Error(), "unsupported data") {
+					t.Errorf("error %v, want %v", err, c.want)
+				}
+			})
+		}
+		if n := count(t, db, "hook_rows"); n != 0 {
+			t.Errorf("%d rows written by bad input", n)
+		}
+
+		t.Run("nil row is named", func(t *testing.T) {
+			err := db.Create(&[]*HookRow{{Name: "a"}, {Name: "b"}, nil}).Error
+			if err == nil || !strings.Contains(err.Error(), "row 2") {
+				t.Errorf("error %v does not name row 2", err)
+			}
+		})
+	})
+}
+
+// statementCounter counts the statements GORM logs.
+type statementCounter struct {
+	logger.Interface
+	mu  sync.Mutex
+	sql []string
+}
+
+func (c *statementCounter) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sql, _ := fc()
+	c.sql = append(c.sql, sql)
+}
+
+func TestAutoAndOptions(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		counter := &statementCounter{Interface: logger.Discard}
+		auto := withPlugin(t, open(t, &gorm.Config{Logger: counter}), bulk.Config{Auto: true, BatchSize: 40})
+		recreate(t, auto, &HookRow{})
+		resetHooks("", "")
+
+		inserts := func() int {
+			counter.mu.Lock()
+			defer counter.mu.Unlock()
+			n := 0
+			for _, s := range counter.sql {
+				if strings.HasPrefix(s, "INSERT") {
+					n++
+				}
+			}
+			counter.sql = nil
+			return n
+		}
+
+		steps := []struct {
+			name      string
+			create    func(rows *[]HookRow) *gorm.DB
+			rows      int
+			statments int
+			ids       bool
+		}{
+			{"Auto Create uses Config.BatchSize", func(r *[]HookRow) *gorm.DB { return auto.Create(r) }, 100, 3, true},
+			{"Auto CreateInBatches keeps the caller's batches", func(r *[]HookRow) *gorm.DB { return auto.CreateInBatches(r, 25) }, 100, 4, true},
+			{"Options.BatchSize overrides Config", func(r *[]HookRow) *gorm.DB { return auto.Clauses(bulk.Options{BatchSize: 50}).Create(r) }, 100, 2, true},
+			{"Options.Disable", func(r *[]HookRow) *gorm.DB { return auto.Clauses(bulk.Options{Disable: true}).Create(r) }, 100, 1, true},
+			{"SkipReturning", func(r *[]HookRow) *gorm.DB { return auto.Clauses(bulk.Options{SkipReturning: true}).Create(r) }, 100, 3, false},
+		}
+		for i, s := range steps {
+			t.Run(s.name, func(t *testing.T) {
+				inserts()
+				rows := hookRows(s.rows)
+				for j := range rows {
+					rows[j].Name = fmt.Sprintf("s%d-%03d", i, j)
+				}
+				res := s.create(&rows)
+				if res.Error != nil {
+					t.Fatal(res.Error)
+				}
+				if res.RowsAffected != int64(s.rows) {
+					t.Errorf("RowsAffected = %d, want %d", res.RowsAffected, s.rows)
+				}
+				if got := inserts(); got != s.statments {
+					t.Errorf("%d INSERT statements logged, want %d", got, s.statments)
+				}
+				if gotIDs := rows[0].ID != 0 && rows[len(rows)-1].ID != 0; gotIDs != s.ids {
+					t.Errorf("IDs read back: %v, want %v", gotIDs, s.ids)
+				}
+			})
+		}
+	})
+}
