@@ -227,6 +227,10 @@ func firstMap(rows reflect.Value) (map[string]any, bool) {
 func (p *Plugin) writeChunk(db *gorm.DB, conn *chunkConn, chunk reflect.Value, opts Options) *gorm.DB {
 	tx := db.Session(&gorm.Session{Context: db.Statement.Context})
 	stmt := tx.Statement
+	// The clone carries the SQL the statement holds, which under DryRun is
+	// the previous chunks'.
+	stmt.SQL.Reset()
+	stmt.Vars = nil
 	stmt.ConnPool = conn
 	stmt.BuildClauses = db.Statement.BuildClauses
 	stmt.Dest, stmt.ReflectValue = chunkDest(db.Statement.Dest, chunk)

@@ -83,10 +83,10 @@ func run(n int) error {
 	if first == 0 || last == 0 {
 		return fmt.Errorf("IDs were not read back: first %d, last %d", first, last)
 	}
-	fmt.Printf("SQLite file, %d rows of %T (9 columns)\n", n, User{})
-	fmt.Printf("  gormbulk:                %6d INSERT statements  %v\n", bulkRun.statements, bulkRun.elapsed.Round(time.Millisecond))
-	fmt.Printf("  CreateInBatches(%d):   %6d INSERT statements  %v\n", batchSize, gormRun.statements, gormRun.elapsed.Round(time.Millisecond))
-	fmt.Printf("  rows in table: %d; IDs read back into the structs: first %d, last %d\n", bulkRun.stored, first, last)
+	fmt.Printf("Inserted %d users each way, into fresh temporary SQLite files (no server):\n", n)
+	fmt.Printf("  gormbulk                %6d INSERT statements  %v\n", bulkRun.statements, bulkRun.elapsed.Round(time.Millisecond))
+	fmt.Printf("  CreateInBatches(%d)   %6d INSERT statements  %v\n", batchSize, gormRun.statements, gormRun.elapsed.Round(time.Millisecond))
+	fmt.Printf("Rows in table: %d. IDs read back into the structs: first %d, last %d.\n", bulkRun.stored, first, last)
 	return nil
 }
 
