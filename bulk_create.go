@@ -14,7 +14,10 @@ import (
 // create replaces gorm:create. Statements that do not take the bulk path go
 // to the dialect's own handler untouched.
 func (p *Plugin) create(db *gorm.DB) {
-	if db.Error == nil && db.Statement.Dest == nil {
+	if db.Error != nil {
+		return
+	}
+	if db.Statement.Dest == nil {
 		// GORM's handler dereferences the missing schema and panics.
 		db.AddError(gorm.ErrInvalidValue)
 		return
@@ -129,7 +132,7 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		if errors.As(tx.Error, &over) && n > 1 {
 			// Shrink in proportion, so one oversized estimate costs one
 			// rebuild rather than a halving per step.
-			size = max(1, min(n/2, int(int64(n)*int64(over.max)/int64(over.got))))
+			size = max(1, int(int64(n)*int64(over.max)/int64(over.got)))
 			continue
 		}
 		if tx.Error != nil {
@@ -172,8 +175,8 @@ func checkRows(rows reflect.Value) error {
 }
 
 // rowsPerStatement is the first estimate of how many rows fit one statement.
-// Parameters per row are counted the way GORM chooses columns; maps and
-// values that expand to several parameters are caught by chunkConn's check.
+// An estimate too high costs one rebuild of the first chunk (chunkConn
+// refuses it before it is sent); one too low costs statements.
 func (p *Plugin) rowsPerStatement(stmt *gorm.Statement, opts Options) int {
 	n := math.MaxInt
 	if opts.BatchSize > 0 {
@@ -188,38 +191,32 @@ func (p *Plugin) rowsPerStatement(stmt *gorm.Statement, opts Options) int {
 	return max(1, n)
 }
 
-// paramsPerRow counts the columns GORM's ConvertToCreateValues writes for a
-// row, counting every database-default column as present.
+// paramsPerRow counts the columns GORM writes for the first row: its keys
+// for a map; for a struct, the columns GORM's ConvertToCreateValues picks,
+// and the database-default ones the row gives a value.
 func paramsPerRow(stmt *gorm.Statement) int {
-	count := 0
-	if m, ok := firstMap(stmt.ReflectValue); ok {
-		count = len(m)
+	first := reflect.Indirect(stmt.ReflectValue.Index(0))
+	if m, ok := first.Interface().(map[string]any); ok {
+		return len(m)
 	}
-	if stmt.Schema == nil {
-		return count
+	if stmt.Schema == nil || first.Kind() != reflect.Struct {
+		return 1
 	}
 	selected, restricted := stmt.SelectAndOmitColumns(true, false)
+	count := 0
 	for _, name := range stmt.Schema.DBNames {
-		field := stmt.Schema.FieldsByDBName[name]
+		f := stmt.Schema.FieldsByDBName[name]
 		v, ok := selected[name]
 		switch {
-		case count > 0 && (field.AutoCreateTime > 0 || field.AutoUpdateTime > 0):
-			count++
-		case count > 0:
-		case (ok && v) || (!ok && (!restricted || field.AutoCreateTime > 0 || field.AutoUpdateTime > 0)):
+		case f.HasDefaultValue && f.DefaultValueInterface == nil:
+			if _, zero := f.ValueOf(stmt.Context, first); !zero && ((ok && v) || (!ok && !restricted)) {
+				count++
+			}
+		case (ok && v) || (!ok && (!restricted || f.AutoCreateTime > 0 || f.AutoUpdateTime > 0)):
 			count++
 		}
 	}
 	return count
-}
-
-// firstMap returns the first row when the rows are maps.
-func firstMap(rows reflect.Value) (map[string]any, bool) {
-	if rows.Len() == 0 {
-		return nil, false
-	}
-	m, ok := rows.Index(0).Interface().(map[string]any)
-	return m, ok
 }
 
 // writeChunk runs the dialect's create handler on one chunk, in a session
@@ -244,6 +241,9 @@ func (p *Plugin) writeChunk(db *gorm.DB, conn *chunkConn, chunk reflect.Value, o
 	tx.DryRun = buildOnly
 
 	begin := time.Now()
+	if conn.limits.buildsAhead(stmt, chunk) {
+		buildInsert(stmt, createValues(stmt, stmt.ReflectValue))
+	}
 	p.original(tx)
 	if buildOnly && tx.Error == nil {
 		switch {

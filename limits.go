@@ -22,6 +22,10 @@ type limits struct {
 	// server-side (go-mssqldb) gain nothing from it.
 	prepare bool
 
+	// gormCreate is set where the dialect creates with GORM's own handler,
+	// which executes SQL built ahead of it (see buildsAhead).
+	gormCreate bool
+
 	// lastInsertID is set where GORM reads generated keys back through
 	// LastInsertId arithmetic when the dialect has no RETURNING.
 	lastInsertID bool
@@ -47,9 +51,9 @@ func discoverLimits(db *gorm.DB) (limits, bool) {
 
 	switch db.Dialector.Name() {
 	case "postgres":
-		return limits{maxParams: 65535}, true
+		return limits{maxParams: 65535, gormCreate: true}, true
 	case "sqlite":
-		return limits{maxParams: sqliteVariableLimit(ctx, db), prepare: true}, true
+		return limits{maxParams: sqliteVariableLimit(ctx, db), prepare: true, gormCreate: true}, true
 	case "mysql":
 		packet := mysqlDefaultPacket
 		var v int64
@@ -57,9 +61,11 @@ func discoverLimits(db *gorm.DB) (limits, bool) {
 			packet = int(v)
 		}
 		// Leave room for the protocol's own framing of each argument.
-		return limits{maxParams: 65535, maxBytes: packet - packet/16, prepare: true, lastInsertID: true}, true
+		return limits{maxParams: 65535, maxBytes: packet - packet/16, prepare: true, gormCreate: true, lastInsertID: true}, true
 	case "sqlserver":
-		return limits{maxParams: 2100, maxRows: 1000}, true
+		// 2,100 parameters per request, two of which go-mssqldb's
+		// sp_executesql call takes for the statement and its declarations.
+		return limits{maxParams: 2100 - 2, maxRows: 1000}, true
 	}
 	return limits{}, false
 }

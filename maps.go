@@ -18,7 +18,7 @@ type mapPadding struct {
 
 // newMapPadding returns nil unless the rows are maps whose keys differ.
 func newMapPadding(stmt *gorm.Statement, rows reflect.Value) *mapPadding {
-	if _, ok := firstMap(rows); !ok {
+	if _, ok := rows.Index(0).Interface().(map[string]any); !ok {
 		return nil
 	}
 	p := &mapPadding{schema: func(k string) string { return k }}

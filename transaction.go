@@ -12,9 +12,9 @@ const startedTransaction = "gormbulk:started_transaction"
 // transaction is off: the chunks, and the hooks around them, then share one
 // transaction. With the default transaction on, GORM's own begins it, and
 // inside a user's transaction Begin reports ErrInvalidTransaction and the
-// statement joins that one.
+// statement joins that one. DryRun writes nothing and needs none.
 func (p *Plugin) beginTransaction(db *gorm.DB) {
-	if db.Error != nil || !db.SkipDefaultTransaction {
+	if db.Error != nil || !db.SkipDefaultTransaction || db.DryRun {
 		return
 	}
 	if _, ok := p.bulkOptions(db); !ok {
