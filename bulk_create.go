@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
 )
 
 // create replaces gorm:create. Statements that do not take the bulk path go
@@ -96,11 +97,20 @@ func lastInsertIDSafe(stmt *gorm.Statement) bool {
 	return true
 }
 
+// bulkCall is one bulk create: the statement, its options, the connection
+// its chunks go through, and the key SQLite's rowids give, if any.
+type bulkCall struct {
+	db     *gorm.DB
+	opts   Options
+	conn   *chunkConn
+	create func(*gorm.DB)
+	rowid  *schema.Field
+}
+
 // bulkCreate writes the statement's rows chunk by chunk: each chunk is as
 // large as the limits allow and goes through the dialect's create handler,
-// which applies GORM's defaults, builds the SQL and reads generated values
-// back into the rows. A chunk the limits refuse is cut down before anything
-// reaches the database.
+// which reads generated values back into the rows. A chunk the limits refuse
+// is cut down before anything reaches the database.
 func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 	stmt := db.Statement
 	rows := stmt.ReflectValue
@@ -110,8 +120,11 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		return
 	}
 
-	conn := &chunkConn{ConnPool: stmt.ConnPool, limits: p.limits}
-	defer conn.close()
+	call := &bulkCall{db: db, opts: opts, conn: &chunkConn{ConnPool: stmt.ConnPool, limits: p.limits}, create: p.original}
+	defer call.conn.close()
+	if p.limits.rowid && !opts.SkipReturning && !db.DryRun {
+		call.rowid = rowidKey(db)
+	}
 
 	size := p.rowsPerStatement(stmt, opts)
 	padding := newMapPadding(stmt, rows)
@@ -125,13 +138,13 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		// The chunk's capacity ends with it, so whatever the handler appends
 		// cannot overwrite the rows after it.
 		chunk, copyBack := padding.pad(rows.Slice3(start, start+n, start+n))
-		tx := p.writeChunk(db, conn, chunk, opts)
+		tx := call.writeChunk(chunk)
 		copyBack()
 
 		var over *limitError
 		if errors.As(tx.Error, &over) && n > 1 {
 			// Shrink in proportion, so one oversized estimate costs one
-			// rebuild rather than a halving per step.
+			// rebuild.
 			size = max(1, int(int64(n)*int64(over.max)/int64(over.got)))
 			continue
 		}
@@ -221,7 +234,8 @@ func paramsPerRow(stmt *gorm.Statement) int {
 
 // writeChunk runs the dialect's create handler on one chunk, in a session
 // that shares the statement's clauses, selections, context and transaction.
-func (p *Plugin) writeChunk(db *gorm.DB, conn *chunkConn, chunk reflect.Value, opts Options) *gorm.DB {
+func (c *bulkCall) writeChunk(chunk reflect.Value) *gorm.DB {
+	db, conn := c.db, c.conn
 	tx := db.Session(&gorm.Session{Context: db.Statement.Context})
 	stmt := tx.Statement
 	// The clone carries the SQL the statement holds, which under DryRun is
@@ -232,19 +246,36 @@ func (p *Plugin) writeChunk(db *gorm.DB, conn *chunkConn, chunk reflect.Value, o
 	stmt.BuildClauses = db.Statement.BuildClauses
 	stmt.Dest, stmt.ReflectValue = chunkDest(db.Statement.Dest, chunk)
 
-	// Without read-back the handler only builds the SQL (an empty RETURNING
-	// keeps it from adding its own), and the chunk is executed here.
-	buildOnly := opts.SkipReturning || db.DryRun
-	if opts.SkipReturning {
+	begin := time.Now()
+	var (
+		values clause.Values
+		ahead  = conn.limits.buildsAhead(stmt, chunk)
+	)
+	if ahead {
+		values = createValues(stmt, stmt.ReflectValue)
+	}
+	// Where rowids are the keys, a chunk that leaves every key to the
+	// database (its values have no key column) takes them from
+	// LastInsertId, and one that gives every key needs none read back.
+	var rowid, keysGiven bool
+	if ahead && c.rowid != nil {
+		rowid = !hasColumn(values, c.rowid.DBName)
+		keysGiven = !rowid && allGiven(stmt, c.rowid)
+	}
+
+	// Without read-back through the handler, it only builds the SQL (an
+	// empty RETURNING keeps it from adding its own), and the chunk is
+	// executed here.
+	skipReturning := c.opts.SkipReturning || rowid || keysGiven
+	buildOnly := skipReturning || db.DryRun
+	if skipReturning {
 		stmt.Clauses["RETURNING"] = clause.Clause{Builder: func(clause.Clause, clause.Builder) {}}
 	}
 	tx.DryRun = buildOnly
-
-	begin := time.Now()
-	if conn.limits.buildsAhead(stmt, chunk) {
-		buildInsert(stmt, createValues(stmt, stmt.ReflectValue))
+	if ahead {
+		buildInsert(stmt, values)
 	}
-	p.original(tx)
+	c.create(tx)
 	if buildOnly && tx.Error == nil {
 		switch {
 		case db.DryRun:
@@ -253,6 +284,12 @@ func (p *Plugin) writeChunk(db *gorm.DB, conn *chunkConn, chunk reflect.Value, o
 			result, err := conn.ExecContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
 			if tx.AddError(err) == nil {
 				tx.RowsAffected, _ = result.RowsAffected()
+				if rowid {
+					last, err := result.LastInsertId()
+					if tx.AddError(err) == nil {
+						setRowids(tx, c.rowid, last)
+					}
+				}
 			}
 		}
 	}
@@ -271,6 +308,26 @@ func (p *Plugin) writeChunk(db *gorm.DB, conn *chunkConn, chunk reflect.Value, o
 		trace(tx, begin)
 	}
 	return tx
+}
+
+// allGiven reports whether every row of the chunk has a value for field.
+func allGiven(stmt *gorm.Statement, field *schema.Field) bool {
+	for i := 0; i < stmt.ReflectValue.Len(); i++ {
+		if _, zero := field.ValueOf(stmt.Context, stmt.ReflectValue.Index(i)); zero {
+			return false
+		}
+	}
+	return true
+}
+
+// hasColumn reports whether values write the column.
+func hasColumn(values clause.Values, name string) bool {
+	for _, c := range values.Columns {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // chunkDest gives a chunk the shape of the statement's Dest: a pointer to a

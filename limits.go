@@ -26,6 +26,10 @@ type limits struct {
 	// which executes SQL built ahead of it (see buildsAhead).
 	gormCreate bool
 
+	// rowid is set for SQLite, whose keys LastInsertId can give (see
+	// rowidKey).
+	rowid bool
+
 	// lastInsertID is set where GORM reads generated keys back through
 	// LastInsertId arithmetic when the dialect has no RETURNING.
 	lastInsertID bool
@@ -53,7 +57,7 @@ func discoverLimits(db *gorm.DB) (limits, bool) {
 	case "postgres":
 		return limits{maxParams: 65535, gormCreate: true}, true
 	case "sqlite":
-		return limits{maxParams: sqliteVariableLimit(ctx, db), prepare: true, gormCreate: true}, true
+		return limits{maxParams: sqliteVariableLimit(ctx, db), prepare: true, gormCreate: true, rowid: true}, true
 	case "mysql":
 		packet := mysqlDefaultPacket
 		var v int64

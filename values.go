@@ -48,5 +48,7 @@ func buildInsert(stmt *gorm.Statement, values clause.Values) {
 	}
 	stmt.AddClauseIfNotExists(clause.Insert{})
 	stmt.AddClause(values)
+	stmt.SQL.Grow(len(values.Values) * 18)
+	stmt.Vars = make([]any, 0, len(values.Values)*len(values.Columns))
 	stmt.Build(stmt.BuildClauses...)
 }

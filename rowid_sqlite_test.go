@@ -1,0 +1,80 @@
+package bulk_test
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/gormbulk/bulk"
+)
+
+// TestSQLiteRowidKeys checks when SQLite's keys come from LastInsertId
+// instead of RETURNING, and that they are the keys the table holds.
+func TestSQLiteRowidKeys(t *testing.T) {
+	cases := []struct {
+		name      string
+		setup     []string // run after the table is migrated
+		keys      func(rows []HookRow)
+		returning bool
+	}{
+		{name: "rowid table", returning: false},
+		{name: "table with a trigger", setup: []string{"CREATE TRIGGER hook_rows_t AFTER INSERT ON hook_rows BEGIN SELECT 1; END"}, returning: true},
+		{name: "given keys", keys: func(rows []HookRow) {
+			for i := range rows {
+				rows[i].ID = uint(100 + 2*i)
+			}
+		}, returning: false},
+		{name: "some given keys", keys: func(rows []HookRow) { rows[3].ID = 5000 }, returning: true},
+		{name: "without rowid", setup: []string{"DROP TABLE hook_rows", "CREATE TABLE hook_rows (id integer PRIMARY KEY, name text UNIQUE, seen text) WITHOUT ROWID"}, keys: func(rows []HookRow) {
+			for i := range rows {
+				rows[i].ID = uint(i + 1)
+			}
+		}, returning: true},
+		{name: "integer key not the rowid", setup: []string{"DROP TABLE hook_rows", "CREATE TABLE hook_rows (id bigint PRIMARY KEY, name text UNIQUE, seen text)"}, keys: func(rows []HookRow) {
+			for i := range rows {
+				rows[i].ID = uint(i + 1)
+			}
+		}, returning: true},
+		{name: "rows deleted before", setup: []string{"INSERT INTO hook_rows (id, name) VALUES (900, 'x')", "DELETE FROM hook_rows"}, returning: false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			counter := &statementCounter{Interface: logger.Discard}
+			db := withPlugin(t, openDB(t, sqlite.Open(filepath.Join(t.TempDir(), "rowid.db")), &gorm.Config{Logger: counter}))
+			recreate(t, db, &HookRow{})
+			for _, s := range c.setup {
+				if err := db.Exec(s).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			resetHooks("", "")
+			rows := hookRows(50)
+			if c.keys != nil {
+				c.keys(rows)
+			}
+			counter.sql = nil
+			if err := db.Session(&gorm.Session{SkipHooks: true}).Clauses(bulk.Options{BatchSize: 20}).Create(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			returning := false
+			for _, s := range counter.sql {
+				returning = returning || strings.Contains(s, "RETURNING")
+			}
+			if returning != c.returning {
+				t.Errorf("RETURNING used: %v, want %v", returning, c.returning)
+			}
+			var stored []HookRow
+			if err := db.Order("name").Find(&stored).Error; err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(stored, rows) {
+				t.Errorf("structs and table differ:\n structs %v\n table   %v", rows, stored)
+			}
+		})
+	}
+}
