@@ -105,6 +105,7 @@ type bulkCall struct {
 	conn   *chunkConn
 	create func(*gorm.DB)
 	rowid  *schema.Field
+	sql    sqlCache
 }
 
 // bulkCreate writes the statement's rows chunk by chunk: each chunk is as
@@ -273,7 +274,7 @@ func (c *bulkCall) writeChunk(chunk reflect.Value) *gorm.DB {
 	}
 	tx.DryRun = buildOnly
 	if ahead {
-		buildInsert(stmt, values)
+		c.sql.buildInsert(stmt, values, skipReturning)
 	}
 	c.create(tx)
 	if buildOnly && tx.Error == nil {

@@ -1,7 +1,12 @@
 package bulk
 
 import (
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
 	"reflect"
+	"strings"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -23,6 +28,60 @@ func (l limits) buildsAhead(stmt *gorm.Statement, rows reflect.Value) bool {
 		elem = elem.Elem()
 	}
 	return elem.Kind() == reflect.Struct
+}
+
+// sqlCache keeps the text of the last INSERT built. Chunks of one shape (the
+// same columns, row count and read-back) whose values all bind as plain
+// parameters have the same text, so GORM's builders run once per shape and
+// later chunks only bind their values.
+type sqlCache struct {
+	key, sql string
+}
+
+// buildInsert writes the chunk's INSERT into stmt as GORM's create handler
+// would, reusing the cached text where the chunk's shape allows.
+func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool) {
+	if !plainValues(values) {
+		buildInsert(stmt, values)
+		return
+	}
+	var key strings.Builder
+	for _, col := range values.Columns {
+		key.WriteString(col.Name)
+		key.WriteByte(',')
+	}
+	fmt.Fprintf(&key, "%d,%t", len(values.Values), skipReturning)
+	if key.String() != c.key {
+		buildInsert(stmt, values)
+		c.key, c.sql = key.String(), stmt.SQL.String()
+		return
+	}
+	stmt.SQL.WriteString(c.sql)
+	stmt.Vars = make([]any, 0, len(values.Values)*len(values.Columns))
+	for _, row := range values.Values {
+		stmt.Vars = append(stmt.Vars, row...)
+	}
+}
+
+// plainValues reports whether every value binds as one parameter, written
+// the same way whatever the value: no expressions, GORM valuers, named
+// arguments or slices that GORM would expand in place.
+func plainValues(values clause.Values) bool {
+	for _, row := range values.Values {
+		for _, v := range row {
+			switch v := v.(type) {
+			case nil, string, int, int64, int32, uint, uint64, uint32, float64, float32, bool, time.Time, []byte:
+			case gorm.Valuer, clause.Expression, sql.NamedArg:
+				return false
+			case driver.Valuer:
+			default:
+				if k := reflect.ValueOf(v).Kind(); (k == reflect.Slice || k == reflect.Array) && reflect.TypeOf(v).Elem().Kind() != reflect.Uint8 {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // buildInsert writes the chunk's INSERT the way GORM's create handler does:
