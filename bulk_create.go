@@ -192,15 +192,18 @@ func checkRows(rows reflect.Value) error {
 // An estimate too high costs one rebuild of the first chunk (chunkConn
 // refuses it before it is sent); one too low costs statements.
 func (p *Plugin) rowsPerStatement(stmt *gorm.Statement, opts Options) int {
-	n := math.MaxInt
-	if opts.BatchSize > 0 {
+	n, params := math.MaxInt, max(1, paramsPerRow(stmt))
+	switch {
+	case opts.BatchSize > 0:
 		n = opts.BatchSize
+	case p.limits.targetParams > 0:
+		n = max(1, p.limits.targetParams/params)
 	}
 	if p.limits.maxRows > 0 {
 		n = min(n, p.limits.maxRows)
 	}
 	if p.limits.maxParams > 0 {
-		n = min(n, p.limits.maxParams/max(1, paramsPerRow(stmt)))
+		n = min(n, p.limits.maxParams/params)
 	}
 	return max(1, n)
 }

