@@ -105,6 +105,7 @@ type bulkCall struct {
 	conn   *chunkConn
 	create func(*gorm.DB)
 	rowid  *schema.Field
+	types  map[string]string // PostgreSQL column types, for unnest
 	sql    sqlCache
 }
 
@@ -125,6 +126,9 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 	defer call.conn.close()
 	if p.limits.rowid && !opts.SkipReturning && !db.DryRun {
 		call.rowid = rowidKey(db)
+	}
+	if p.limits.unnest && !db.DryRun && p.limits.buildsAhead(stmt, rows) {
+		call.types = columnTypes(db)
 	}
 
 	size := p.rowsPerStatement(stmt, opts)
@@ -277,7 +281,7 @@ func (c *bulkCall) writeChunk(chunk reflect.Value) *gorm.DB {
 	}
 	tx.DryRun = buildOnly
 	if ahead {
-		c.sql.buildInsert(stmt, values, skipReturning)
+		c.sql.buildInsert(stmt, values, skipReturning, c.types)
 	}
 	c.create(tx)
 	if buildOnly && tx.Error == nil {

@@ -33,6 +33,10 @@ type limits struct {
 	// which executes SQL built ahead of it (see buildsAhead).
 	gormCreate bool
 
+	// unnest is set for PostgreSQL, which takes a chunk as one array per
+	// column (see unnest_postgres.go).
+	unnest bool
+
 	// rowid is set for SQLite, whose keys LastInsertId can give (see
 	// rowidKey).
 	rowid bool
@@ -62,7 +66,7 @@ func discoverLimits(db *gorm.DB) (limits, bool) {
 
 	switch db.Dialector.Name() {
 	case "postgres":
-		return limits{maxParams: 65535, targetParams: 16384, gormCreate: true}, true
+		return limits{maxParams: 65535, targetParams: 16384, gormCreate: true, unnest: true}, true
 	case "sqlite":
 		return limits{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, gormCreate: true, rowid: true}, true
 	case "mysql":

@@ -33,34 +33,50 @@ func (l limits) buildsAhead(stmt *gorm.Statement, rows reflect.Value) bool {
 // sqlCache keeps the text of the last INSERT built. Chunks of one shape (the
 // same columns, row count and read-back) whose values all bind as plain
 // parameters have the same text, so GORM's builders run once per shape and
-// later chunks only bind their values.
+// later chunks only bind their values. Array-per-column inserts (see
+// unnest_postgres.go) have one text whatever the row count.
 type sqlCache struct {
 	key, sql string
 }
 
 // buildInsert writes the chunk's INSERT into stmt as GORM's create handler
-// would, reusing the cached text where the chunk's shape allows.
-func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool) {
+// would, or with a column array per column where types has every column's
+// type, reusing the cached text where the chunk's shape allows.
+func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool, types map[string]string) {
 	if !plainValues(values) {
 		buildInsert(stmt, values)
 		return
 	}
+	unnest := unnestable(values, types)
 	var key strings.Builder
 	for _, col := range values.Columns {
 		key.WriteString(col.Name)
 		key.WriteByte(',')
 	}
-	fmt.Fprintf(&key, "%d,%t", len(values.Values), skipReturning)
-	if key.String() != c.key {
-		buildInsert(stmt, values)
-		c.key, c.sql = key.String(), stmt.SQL.String()
+	rows := len(values.Values)
+	if unnest {
+		rows = -1
+	}
+	fmt.Fprintf(&key, "%d,%t", rows, skipReturning)
+
+	switch {
+	case key.String() == c.key && unnest:
+		stmt.SQL.WriteString(c.sql)
+		stmt.Vars = columnArrays(values)
 		return
+	case key.String() == c.key:
+		stmt.SQL.WriteString(c.sql)
+		stmt.Vars = make([]any, 0, len(values.Values)*len(values.Columns))
+		for _, row := range values.Values {
+			stmt.Vars = append(stmt.Vars, row...)
+		}
+		return
+	case unnest:
+		buildUnnest(stmt, values, types)
+	default:
+		buildInsert(stmt, values)
 	}
-	stmt.SQL.WriteString(c.sql)
-	stmt.Vars = make([]any, 0, len(values.Values)*len(values.Columns))
-	for _, row := range values.Values {
-		stmt.Vars = append(stmt.Vars, row...)
-	}
+	c.key, c.sql = key.String(), stmt.SQL.String()
 }
 
 // plainValues reports whether every value binds as one parameter, written
@@ -85,10 +101,21 @@ func plainValues(values clause.Values) bool {
 }
 
 // buildInsert writes the chunk's INSERT the way GORM's create handler does:
-// the schema's create clauses, RETURNING for database-filled columns where
-// the dialect has it, then INSERT and VALUES through the dialect's clause
-// builders.
+// its create clauses, then INSERT, VALUES and the rest through the
+// dialect's clause builders.
 func buildInsert(stmt *gorm.Statement, values clause.Values) {
+	addCreateClauses(stmt)
+	stmt.AddClauseIfNotExists(clause.Insert{})
+	stmt.AddClause(values)
+	stmt.SQL.Grow(len(values.Values) * 18)
+	stmt.Vars = make([]any, 0, len(values.Values)*len(values.Columns))
+	stmt.Build(stmt.BuildClauses...)
+}
+
+// addCreateClauses adds what GORM's create handler adds before it builds:
+// the schema's create clauses, and RETURNING for the columns the database
+// fills where the dialect has it.
+func addCreateClauses(stmt *gorm.Statement) {
 	if !stmt.Unscoped {
 		for _, c := range stmt.Schema.CreateClauses {
 			stmt.AddClause(c)
@@ -105,9 +132,4 @@ func buildInsert(stmt *gorm.Statement, values clause.Values) {
 			stmt.AddClause(clause.Returning{Columns: columns})
 		}
 	}
-	stmt.AddClauseIfNotExists(clause.Insert{})
-	stmt.AddClause(values)
-	stmt.SQL.Grow(len(values.Values) * 18)
-	stmt.Vars = make([]any, 0, len(values.Values)*len(values.Columns))
-	stmt.Build(stmt.BuildClauses...)
 }
