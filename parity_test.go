@@ -309,3 +309,107 @@ func tableName(t *testing.T, db *gorm.DB, model any) string {
 	}
 	return strings.Trim(stmt.Table, `"`)
 }
+
+// The association models follow GORM's own test models: has-one,
+// has-many, belongs-to and many-to-many, saved by GORM's association
+// callbacks around the bulk create.
+type ParityCompany struct {
+	ID   int
+	Name string
+}
+
+type ParityPet struct {
+	ID           uint `gorm:"primaryKey"`
+	ParityUserID *uint
+	Name         string
+}
+
+type ParityAccount struct {
+	ID           uint `gorm:"primaryKey"`
+	ParityUserID uint
+	Number       string
+}
+
+type ParityLanguage struct {
+	Code string `gorm:"primaryKey;size:16"`
+	Name string
+}
+
+type ParityUser struct {
+	ID        uint `gorm:"primaryKey"`
+	Name      string
+	Age       uint
+	Birthday  *time.Time
+	Account   ParityAccount
+	Pets      []*ParityPet
+	CompanyID *int
+	Company   ParityCompany
+	Languages []ParityLanguage `gorm:"many2many:parity_user_languages"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DeletedAt gorm.DeletedAt `gorm:"index"`
+}
+
+func parityUsers(n int) []ParityUser {
+	users := make([]ParityUser, n)
+	birthday := time.Date(2000, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range users {
+		users[i] = ParityUser{
+			Name:      fmt.Sprint("user", i),
+			Age:       uint(20 + i),
+			Birthday:  &birthday,
+			Account:   ParityAccount{Number: fmt.Sprint("acct", i)},
+			Pets:      []*ParityPet{{Name: fmt.Sprint("pet", i, "a")}, {Name: fmt.Sprint("pet", i, "b")}},
+			Company:   ParityCompany{Name: fmt.Sprint("company", i%3)},
+			Languages: []ParityLanguage{{Code: "en", Name: "English"}, {Code: fmt.Sprint("l", i%4), Name: "other"}},
+		}
+	}
+	return users
+}
+
+// TestParityAssociations creates users with their associations through
+// GORM and through the plugin, and compares every table and the structs.
+func TestParityAssociations(t *testing.T) {
+	models := []any{&ParityCompany{}, &ParityLanguage{}, &ParityUser{}, &ParityPet{}, &ParityAccount{}}
+	tables := []string{"parity_companies", "parity_languages", "parity_users", "parity_pets", "parity_accounts", "parity_user_languages"}
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain := open(t)
+		auto := withPlugin(t, open(t), bulk.Config{Auto: true, BatchSize: 3})
+		reset := func() {
+			if err := plain.Migrator().DropTable("parity_user_languages"); err != nil {
+				t.Fatal(err)
+			}
+			recreate(t, plain, models...)
+		}
+		snapshot := func() [][]map[string]any {
+			var out [][]map[string]any
+			for _, table := range tables {
+				out = append(out, tableRows(t, plain, table))
+			}
+			return out
+		}
+
+		reset()
+		want := parityUsers(8)
+		if err := plain.Create(&want).Error; err != nil {
+			t.Fatalf("plain GORM: %v", err)
+		}
+		wantTables := snapshot()
+
+		reset()
+		got := parityUsers(8)
+		if err := auto.Create(&got).Error; err != nil {
+			t.Fatalf("plugin: %v", err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("structs differ from GORM's\n got: %s\nwant: %s", describe(got), describe(want))
+		}
+		if gotTables := snapshot(); !reflect.DeepEqual(gotTables, wantTables) {
+			for i := range tables {
+				if !reflect.DeepEqual(gotTables[i], wantTables[i]) {
+					t.Errorf("%s differs from GORM's\n got: %v\nwant: %v", tables[i], gotTables[i], wantTables[i])
+				}
+			}
+		}
+	})
+}
