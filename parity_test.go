@@ -2,8 +2,10 @@ package bulk_test
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +87,61 @@ type ParityComposite struct {
 	Tenant int    `gorm:"primaryKey;autoIncrement:false"`
 	Key    string `gorm:"primaryKey;size:64"`
 	Value  string
+}
+
+// Cents is a custom type stored through driver.Valuer and sql.Scanner.
+type Cents int64
+
+func (c Cents) Value() (driver.Value, error) { return int64(c) * 1, nil }
+
+func (c *Cents) Scan(v any) error {
+	switch v := v.(type) {
+	case int64:
+		*c = Cents(v)
+	case []byte:
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		*c = Cents(n)
+		return err
+	default:
+		return fmt.Errorf("Cents: cannot scan %T", v)
+	}
+	return nil
+}
+
+type parityExtra struct {
+	Color string `gorm:"size:16"`
+	Rank  int
+}
+
+// ParityMixed covers custom column names, declared types, custom value
+// types, named basic types, bytes, big unsigned numbers and an embedded
+// pointer that may be nil.
+type ParityMixed struct {
+	ID      uint   `gorm:"primaryKey;column:mixed_id"`
+	Title   string `gorm:"column:heading;type:varchar(100);not null"`
+	Price   Cents
+	Kind    parityKind `gorm:"size:16"`
+	Payload []byte
+	Big     uint64
+	Small   int8
+	*parityExtra
+}
+
+type parityKind string
+
+// ParityUUID takes its string key from a BeforeCreate hook, as many
+// models do.
+type ParityUUID struct {
+	ID    string `gorm:"primaryKey;size:36"`
+	Name  string `gorm:"size:64"`
+	Valid bool
+}
+
+func (u *ParityUUID) BeforeCreate(*gorm.DB) error {
+	if u.ID == "" {
+		u.ID = fmt.Sprintf("00000000-0000-4000-8000-%012d", len(u.Name)*1000+int(u.Name[len(u.Name)-1]))
+	}
+	return nil
 }
 
 func str(s string) *string { return &s }
@@ -230,6 +287,24 @@ func parityCases() []parityCase {
 			return &r
 		}, create: func(db *gorm.DB, rows any) *gorm.DB {
 			return db.Clauses(clause.OnConflict{DoNothing: true}).Create(rows)
+		}},
+		{name: "mixed types", model: &ParityMixed{}, rows: func() any {
+			r := make([]ParityMixed, 14)
+			for i := range r {
+				r[i] = ParityMixed{Title: fmt.Sprint("t", i), Price: Cents(i * 250), Kind: parityKind("k" + fmt.Sprint(i%2)), Big: 1<<62 + uint64(i), Small: int8(-i)}
+				if i%2 == 0 {
+					r[i].Payload = []byte{0, byte(i), 255}
+					r[i].parityExtra = &parityExtra{Color: "red", Rank: i}
+				}
+			}
+			return &r
+		}},
+		{name: "keys from a hook", model: &ParityUUID{}, rows: func() any {
+			r := make([]ParityUUID, 20)
+			for i := range r {
+				r[i] = ParityUUID{Name: fmt.Sprint("uuid", i), Valid: i%2 == 1}
+			}
+			return &r
 		}},
 		{name: "upsert all", model: &ParityKeys{}, rows: func() any {
 			r := make([]ParityKeys, 10)
