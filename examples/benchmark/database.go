@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/gormbulk/bulk"
+)
+
+// dialects lists the databases, the environment variable the tests read
+// each one's DSN from, and the DSN of the local server.
+var dialects = map[string]struct {
+	env, dsn string
+	open     func(string) gorm.Dialector
+}{
+	"sqlite":   {"GORMBULK_SQLITE_DSN", "", sqlite.Open},
+	"postgres": {"GORMBULK_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable", postgres.Open},
+	"mysql":    {"GORMBULK_MYSQL_DSN", "root:@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC", mysql.Open},
+}
+
+// bench is the database under test, with the plugin registered.
+type bench struct {
+	dialect   string
+	version   string // server (or library) version
+	db        *gorm.DB
+	sqlDB     *sql.DB
+	maxParams int  // bind parameters one statement may carry
+	infile    bool // MySQL: the server accepts LOAD DATA LOCAL INFILE
+}
+
+// open connects to the dialect's database and creates an empty table. The
+// cleanup it returns drops the table, closes the pool and removes SQLite's
+// temporary directory.
+func open(ctx context.Context, dialect, dsn string) (*bench, func(), error) {
+	d, ok := dialects[dialect]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown -dialect %q (want sqlite, postgres or mysql)", dialect)
+	}
+	if dsn == "" {
+		dsn = os.Getenv(d.env)
+	}
+	if dsn == "" {
+		dsn = d.dsn
+	}
+	var cleanups []func()
+	cleanup := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	if dialect == "sqlite" && dsn == "" {
+		dir, err := os.MkdirTemp("", "gormbulk-benchmark-")
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		dsn = filepath.Join(dir, "benchmark.db") + "?_busy_timeout=5000"
+	}
+
+	db, err := gorm.Open(d.open(dsn), &gorm.Config{Logger: logger.Discard})
+	if err == nil {
+		err = db.Use(bulk.New())
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("open %s: %w", dialect, err)
+	}
+	b := &bench{dialect: dialect, db: db.WithContext(ctx), maxParams: 65535}
+	b.sqlDB, _ = db.DB()
+	cleanups = append(cleanups, func() { b.sqlDB.Close() })
+	cleanups = append(cleanups, func() { _ = db.Migrator().DropTable(&User{}) })
+
+	version := map[string]string{"sqlite": "SELECT 'SQLite ' || sqlite_version()", "postgres": "SELECT 'PostgreSQL ' || current_setting('server_version')", "mysql": "SELECT VERSION()"}
+	err = b.sqlDB.QueryRowContext(ctx, version[dialect]).Scan(&b.version)
+	b.version, _, _ = strings.Cut(b.version, " (") // PostgreSQL's build details
+	if err == nil {
+		err = db.Migrator().DropTable(&User{})
+	}
+	if err == nil {
+		err = db.AutoMigrate(&User{})
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("prepare %s: %w", dialect, err)
+	}
+	switch dialect {
+	case "sqlite":
+		// SQLITE_MAX_VARIABLE_NUMBER of the bundled SQLite (3.32.0 and later).
+		b.maxParams = 32766
+	case "mysql":
+		var on sql.NullBool
+		b.infile = b.sqlDB.QueryRowContext(ctx, "SELECT @@local_infile").Scan(&on) == nil && on.Bool
+	}
+	return b, cleanup, nil
+}
+
+// reset empties the table and restarts its key sequence. TRUNCATE leaves no
+// dead rows behind to slow the next run's unique checks, as DELETE would on
+// PostgreSQL; SQLite truncates on an unqualified DELETE.
+func (b *bench) reset() error {
+	switch b.dialect {
+	case "sqlite":
+		if err := b.db.Exec("DELETE FROM " + table).Error; err != nil {
+			return err
+		}
+		return b.db.Exec("DELETE FROM sqlite_sequence WHERE name = ?", table).Error
+	case "postgres":
+		return b.db.Exec("TRUNCATE TABLE " + table + " RESTART IDENTITY").Error
+	default:
+		return b.db.Exec("TRUNCATE TABLE " + table).Error
+	}
+}
+
+// verify checks that the table holds exactly rows and, where the method
+// reads IDs back, that the first and last row got the IDs the table gave
+// them.
+func (b *bench) verify(m method, rows []User) error {
+	var n int64
+	if err := b.db.Table(table).Count(&n).Error; err != nil {
+		return err
+	}
+	if n != int64(len(rows)) {
+		return fmt.Errorf("table holds %d rows, want %d", n, len(rows))
+	}
+	if !m.ids {
+		return nil
+	}
+	for _, u := range []User{rows[0], rows[len(rows)-1]} {
+		var id uint
+		if err := b.db.Table(table).Select("id").Where("email = ?", u.Email).Scan(&id).Error; err != nil {
+			return err
+		}
+		if u.ID == 0 || u.ID != id {
+			return fmt.Errorf("%s has ID %d in the struct, %d in the table", u.Email, u.ID, id)
+		}
+	}
+	return nil
+}
+
+// placeholder returns the dialect's i-th (1-based) bind parameter.
+func (b *bench) placeholder(i int) string {
+	if b.dialect == "postgres" {
+		return fmt.Sprintf("$%d", i)
+	}
+	return "?"
+}
+
+// insertSQL is a multi-row INSERT of n rows of columns.
+func (b *bench) insertSQL(n int) string {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ",") + ") VALUES ")
+	p := 0
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteByte('(')
+		for c := range columns {
+			if c > 0 {
+				sb.WriteByte(',')
+			}
+			p++
+			sb.WriteString(b.placeholder(p))
+		}
+		sb.WriteByte(')')
+	}
+	return sb.String()
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/gormbulk/bulk"
+)
+
+// oneByOneRows caps the rows GORM's row-at-a-time Create inserts; its rate
+// is extrapolated to the full row count.
+const oneByOneRows = 5000
+
+// method is one way of inserting the rows.
+type method struct {
+	name     string
+	baseline bool     // the reference of the "× CreateInBatches" column
+	raw      bool     // a raw driver path; the fastest one is the ceiling
+	ids      bool     // reads the generated IDs back into the structs
+	sample   int      // inserts at most this many rows, rate extrapolated (0: all)
+	dialects []string // the dialects it runs on (none: all)
+
+	// skip returns why the method cannot insert rows rows on b, or "".
+	skip func(b *bench, rows int) string
+
+	insert func(ctx context.Context, b *bench, rows []User) error
+}
+
+// methods lists the methods in the order they run and are reported.
+func methods() []method {
+	return []method{
+		{name: "GORM Create, one row at a time", ids: true, sample: oneByOneRows, insert: createEach},
+		{name: "GORM Create(&all)", ids: true, skip: overParamLimit, insert: func(_ context.Context, b *bench, rows []User) error {
+			return b.db.Create(&rows).Error
+		}},
+		{name: "GORM CreateInBatches(1000)", ids: true, baseline: true, insert: func(_ context.Context, b *bench, rows []User) error {
+			return b.db.CreateInBatches(&rows, 1000).Error
+		}},
+		plugin("gormbulk", bulk.Options{}, true),
+		plugin("gormbulk SkipReturning", bulk.Options{SkipReturning: true}, false),
+		{name: "raw prepared multi-row INSERT", raw: true, insert: rawInsert},
+		{name: "raw pgx CopyFrom", raw: true, dialects: []string{"postgres"}, insert: pgxCopy},
+		{name: "raw LOAD DATA LOCAL INFILE", raw: true, dialects: []string{"mysql"}, skip: noLocalInfile, insert: loadData},
+	}
+}
+
+// plugin is the gormbulk plugin called with opts; ids tells whether opts
+// read generated IDs back. Another plugin method (a COPY path, say) is one
+// more plugin(...) entry in methods, with the dialects it supports.
+func plugin(name string, opts bulk.Options, ids bool, dialects ...string) method {
+	return method{name: name, ids: ids, dialects: dialects, insert: func(_ context.Context, b *bench, rows []User) error {
+		return b.db.Clauses(opts).Create(&rows).Error
+	}}
+}
+
+// appliesTo reports whether m runs on dialect at all.
+func (m method) appliesTo(dialect string) bool {
+	return len(m.dialects) == 0 || slices.Contains(m.dialects, dialect)
+}
+
+// rowsFor is the number of rows m inserts when asked for n.
+func (m method) rowsFor(n int) int {
+	if m.sample > 0 {
+		return min(n, m.sample)
+	}
+	return n
+}
+
+// createEach is GORM's Create called once per row, each in its own
+// transaction, as a loop over incoming records would.
+func createEach(_ context.Context, b *bench, rows []User) error {
+	for i := range rows {
+		if err := b.db.Create(&rows[i]).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// overParamLimit skips a single statement that would carry more bind
+// parameters than the dialect allows.
+func overParamLimit(b *bench, rows int) string {
+	if rows*len(columns) > b.maxParams {
+		return fmt.Sprintf("skipped: over the %d-parameter limit", b.maxParams)
+	}
+	return ""
+}
+
+// noLocalInfile skips LOAD DATA LOCAL INFILE when the server refuses it.
+func noLocalInfile(b *bench, _ int) string {
+	if !b.infile {
+		return "skipped: the server has local_infile=OFF"
+	}
+	return ""
+}
