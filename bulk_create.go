@@ -105,7 +105,7 @@ type bulkCall struct {
 	conn   *chunkConn
 	create func(*gorm.DB)
 	rowid  *schema.Field
-	types  map[string]string // PostgreSQL column types, for unnest
+	types  map[string]pgColumn // PostgreSQL's catalog, for unnest
 	sql    sqlCache
 }
 
@@ -121,6 +121,17 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		db.AddError(err)
 		return
 	}
+	if opts.Method != Values {
+		plan, why := p.planCopy(db, opts)
+		switch {
+		case plan != nil:
+			p.copyCreate(db, plan, opts)
+			return
+		case opts.Method == Copy:
+			db.AddError(fmt.Errorf("%w: %s", ErrMethodUnavailable, why))
+			return
+		}
+	}
 
 	call := &bulkCall{db: db, opts: opts, conn: &chunkConn{ConnPool: stmt.ConnPool, limits: p.limits}, create: p.original}
 	defer call.conn.close()
@@ -128,7 +139,7 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		call.rowid = rowidKey(db)
 	}
 	if p.limits.unnest && !db.DryRun && p.limits.buildsAhead(stmt, rows) {
-		call.types = columnTypes(db)
+		call.types = p.tableColumns(db)
 	}
 
 	size := p.rowsPerStatement(stmt, opts)

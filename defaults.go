@@ -3,47 +3,89 @@ package bulk
 import (
 	"fmt"
 	"reflect"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
 )
 
-// createValues is GORM's callbacks.ConvertToCreateValues for a slice of
-// structs, with the same effects on the rows: a zero field takes its
-// `default:` value, a zero autoCreateTime/autoUpdateTime field takes
-// NowFunc() in its unit (and autoUpdateTime a given one too when Save asks
-// for it), and a database-default column is written only when some row of
-// the statement has a value for it, the others getting the dialect's
-// DEFAULT. GORM's version looks each field up by name and allocates a slice
-// for every row; this one resolves the columns once per chunk and gives all
-// rows one backing array.
-func createValues(stmt *gorm.Statement, rows reflect.Value) clause.Values {
-	ctx := stmt.Context
-	selected, restricted := stmt.SelectAndOmitColumns(true, false)
-	_, updateTrackTime := stmt.Get("gorm:update_track_time")
-	stmt.Settings.Delete("gorm:update_track_time")
-	now := stmt.DB.NowFunc()
+// insertColumns are the columns GORM's ConvertToCreateValues writes for a
+// statement, with what it needs to apply GORM's defaults to each row.
+type insertColumns struct {
+	// fields are written for every row.
+	fields []*schema.Field
+	// dbDefaults take a database default; GORM writes one only when some
+	// row of the statement has a value for it, the others getting DEFAULT.
+	dbDefaults []*schema.Field
 
-	var fields, dbDefaults []*schema.Field
+	now             time.Time
+	updateTrackTime bool
+}
+
+// newInsertColumns resolves the statement's columns once, from its Select
+// and Omit, as ConvertToCreateValues does for each statement. Save's
+// "gorm:update_track_time" setting is read here; GORM drops it once the
+// statement's values are taken (see consumeTrackTime).
+func newInsertColumns(stmt *gorm.Statement) insertColumns {
+	selected, restricted := stmt.SelectAndOmitColumns(true, false)
+	_, updateTrackTime := stmt.Get(updateTrackTime)
+	cols := insertColumns{now: stmt.DB.NowFunc(), updateTrackTime: updateTrackTime}
 	for _, name := range stmt.Schema.DBNames {
 		f := stmt.Schema.FieldsByDBName[name]
 		if f.HasDefaultValue && f.DefaultValueInterface == nil {
 			continue
 		}
 		if v, ok := selected[name]; (ok && v) || (!ok && (!restricted || f.AutoCreateTime > 0 || f.AutoUpdateTime > 0)) {
-			fields = append(fields, f)
+			cols.fields = append(cols.fields, f)
 		}
 	}
 	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
 		if v, ok := selected[f.DBName]; (ok && v) || (!ok && !restricted) {
-			dbDefaults = append(dbDefaults, f)
+			cols.dbDefaults = append(cols.dbDefaults, f)
 		}
 	}
+	return cols
+}
 
-	n, width := rows.Len(), len(fields)+len(dbDefaults)
+const updateTrackTime = "gorm:update_track_time"
+
+// consumeTrackTime drops Save's setting from the statement whose values
+// were taken, as ConvertToCreateValues does.
+func consumeTrackTime(stmt *gorm.Statement) { stmt.Settings.Delete(updateTrackTime) }
+
+// values reads row's values for cols.fields into dst with GORM's effects on
+// the row: a zero field takes its `default:` value, a zero
+// autoCreateTime/autoUpdateTime field takes NowFunc() in its unit (and an
+// autoUpdateTime field a given one too when Save asks for it).
+func (cols *insertColumns) values(stmt *gorm.Statement, row reflect.Value, dst []any) {
+	ctx := stmt.Context
+	for j, f := range cols.fields {
+		v, zero := f.ValueOf(ctx, row)
+		switch {
+		case zero && f.DefaultValueInterface != nil:
+			v = f.DefaultValueInterface
+			stmt.AddError(f.Set(ctx, row, v))
+		case zero && (f.AutoCreateTime > 0 || f.AutoUpdateTime > 0),
+			!zero && f.AutoUpdateTime > 0 && cols.updateTrackTime:
+			stmt.AddError(f.Set(ctx, row, cols.now))
+			v, _ = f.ValueOf(ctx, row)
+		}
+		dst[j] = v
+	}
+}
+
+// createValues is GORM's callbacks.ConvertToCreateValues for a slice of
+// structs, with the same effects on the rows. GORM's version looks each
+// field up by name and allocates a slice for every row; this one resolves
+// the columns once and gives all rows one backing array.
+func createValues(stmt *gorm.Statement, rows reflect.Value) clause.Values {
+	cols := newInsertColumns(stmt)
+	consumeTrackTime(stmt)
+	nFields := len(cols.fields)
+	n, width := rows.Len(), nFields+len(cols.dbDefaults)
 	backing := make([]any, n*width)
-	present := make([]bool, len(dbDefaults))
+	present := make([]bool, len(cols.dbDefaults))
 	values := clause.Values{Values: make([][]any, n)}
 	for i := 0; i < n; i++ {
 		rv := reflect.Indirect(rows.Index(i))
@@ -52,45 +94,33 @@ func createValues(stmt *gorm.Statement, rows reflect.Value) clause.Values {
 			return values
 		}
 		row := backing[i*width : (i+1)*width]
-		for j, f := range fields {
-			v, zero := f.ValueOf(ctx, rv)
-			switch {
-			case zero && f.DefaultValueInterface != nil:
-				v = f.DefaultValueInterface
-				stmt.AddError(f.Set(ctx, rv, v))
-			case zero && (f.AutoCreateTime > 0 || f.AutoUpdateTime > 0),
-				!zero && f.AutoUpdateTime > 0 && updateTrackTime:
-				stmt.AddError(f.Set(ctx, rv, now))
-				v, _ = f.ValueOf(ctx, rv)
-			}
-			row[j] = v
-		}
-		for k, f := range dbDefaults {
-			if v, zero := f.ValueOf(ctx, rv); !zero {
+		cols.values(stmt, rv, row)
+		for k, f := range cols.dbDefaults {
+			if v, zero := f.ValueOf(stmt.Context, rv); !zero {
 				present[k] = true
-				row[len(fields)+k] = v
+				row[nFields+k] = v
 			}
 		}
 		values.Values[i] = row
 	}
 
 	values.Columns = make([]clause.Column, 0, width)
-	for _, f := range fields {
+	for _, f := range cols.fields {
 		values.Columns = append(values.Columns, clause.Column{Name: f.DBName})
 	}
 	// Keep only the database-default columns some row gives a value, moving
 	// them left over the absent ones.
-	kept := len(fields)
-	for k, f := range dbDefaults {
+	kept := nFields
+	for k, f := range cols.dbDefaults {
 		if !present[k] {
 			continue
 		}
 		values.Columns = append(values.Columns, clause.Column{Name: f.DBName})
 		for _, row := range values.Values {
-			if row[len(fields)+k] == nil {
+			if row[nFields+k] == nil {
 				row[kept] = stmt.DefaultValueOf(f)
 			} else {
-				row[kept] = row[len(fields)+k]
+				row[kept] = row[nFields+k]
 			}
 		}
 		kept++

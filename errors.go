@@ -1,6 +1,13 @@
 package bulk
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrMethodUnavailable is returned when Options.Method forces a method the
+// statement cannot be written with; the error says why.
+var ErrMethodUnavailable = errors.New("gormbulk: method unavailable")
 
 // ChunkError is returned when the statement writing a chunk of rows fails.
 // First and Last are the indexes of the chunk's first and last row in the

@@ -37,6 +37,10 @@ type limits struct {
 	// column (see unnest_postgres.go).
 	unnest bool
 
+	// copy is set for PostgreSQL over pgx with the plugin's pool installed
+	// (see pool_postgres.go), where rows can be streamed with COPY.
+	copy bool
+
 	// rowid is set for SQLite, whose keys LastInsertId can give (see
 	// rowidKey).
 	rowid bool

@@ -1,6 +1,8 @@
 package bulk
 
 import (
+	"fmt"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -29,6 +31,38 @@ type Options struct {
 	// Disable sends the statement to GORM's own create, even when
 	// Config.Auto is set.
 	Disable bool
+
+	// Method forces or forbids a way of writing the rows. The zero value,
+	// AnyMethod, picks the fastest that keeps GORM's result: COPY on
+	// PostgreSQL where it can, multi-row statements elsewhere.
+	Method Method
+}
+
+// Method is a way of writing rows.
+type Method int
+
+const (
+	// AnyMethod lets the plugin choose.
+	AnyMethod Method = iota
+	// Values writes multi-row INSERT statements (on PostgreSQL, one array
+	// per column: INSERT … SELECT FROM unnest).
+	Values
+	// Copy streams the rows with PostgreSQL's binary COPY FROM STDIN. A
+	// statement that COPY cannot write with GORM's result fails with
+	// ErrMethodUnavailable rather than take another method.
+	Copy
+)
+
+func (m Method) String() string {
+	switch m {
+	case AnyMethod:
+		return "any"
+	case Values:
+		return "values"
+	case Copy:
+		return "copy"
+	}
+	return fmt.Sprintf("Method(%d)", int(m))
 }
 
 // ModifyStatement implements gorm.StatementModifier.
@@ -54,6 +88,7 @@ func statementOptions(stmt *gorm.Statement, cfg Config) (merged Options, explici
 			merged.BatchSize = o.BatchSize
 		}
 		merged.SkipReturning = o.SkipReturning
+		merged.Method = o.Method
 	}
 	return merged, explicit, explicit || cfg.Auto
 }

@@ -18,33 +18,40 @@ import (
 // Chunks that need DEFAULT for a missing value, or hold values GORM writes
 // as SQL (expressions), stay with VALUES.
 
-// columnTypes reads the table's column types as SQL, for the array casts.
-// It returns nil when they cannot be read; the chunks then use VALUES.
-func columnTypes(db *gorm.DB) map[string]string {
+// pgColumn is what the catalog says of a column.
+type pgColumn struct {
+	typ      string // its type as SQL, for array casts
+	identity string // pg_attribute.attidentity: "a" ALWAYS, "d" BY DEFAULT, ""
+}
+
+// tableColumns reads the statement's table's columns from the catalog, or
+// returns nil when they cannot be read; the chunks then use VALUES.
+func (p *Plugin) tableColumns(db *gorm.DB) map[string]pgColumn {
 	stmt := db.Statement
 	rows, err := stmt.ConnPool.QueryContext(stmt.Context,
-		`SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+		`SELECT attname, format_type(atttypid, atttypmod), attidentity::text FROM pg_attribute
 		  WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, stmt.Quote(stmt.Table))
 	if err != nil {
 		return nil
 	}
 	defer rows.Close()
-	types := map[string]string{}
+	columns := map[string]pgColumn{}
 	for rows.Next() {
-		var name, typ string
-		if rows.Scan(&name, &typ) != nil {
+		var name string
+		var col pgColumn
+		if rows.Scan(&name, &col.typ, &col.identity) != nil {
 			return nil
 		}
-		types[name] = typ
+		columns[name] = col
 	}
-	if rows.Err() != nil || len(types) == 0 {
+	if rows.Err() != nil || len(columns) == 0 {
 		return nil
 	}
-	return types
+	return columns
 }
 
 // unnestable reports whether every column's type is known.
-func unnestable(values clause.Values, types map[string]string) bool {
+func unnestable(values clause.Values, types map[string]pgColumn) bool {
 	if types == nil {
 		return false
 	}
@@ -71,7 +78,7 @@ func columnArrays(values clause.Values) []any {
 
 // buildUnnest writes the chunk's INSERT with one array per column. Values
 // must be plain (see plainValues) and every column's type known.
-func buildUnnest(stmt *gorm.Statement, values clause.Values, types map[string]string) {
+func buildUnnest(stmt *gorm.Statement, values clause.Values, types map[string]pgColumn) {
 	addCreateClauses(stmt)
 	stmt.AddClauseIfNotExists(clause.Insert{})
 	stmt.Build("INSERT")
@@ -91,7 +98,7 @@ func buildUnnest(stmt *gorm.Statement, values clause.Values, types map[string]st
 		stmt.Vars = append(stmt.Vars, array)
 		stmt.DB.Dialector.BindVarTo(stmt, stmt, array)
 		stmt.WriteString("::")
-		stmt.WriteString(types[values.Columns[i].Name])
+		stmt.WriteString(types[values.Columns[i].Name].typ)
 		stmt.WriteString("[]")
 	}
 	stmt.WriteByte(')')

@@ -38,7 +38,7 @@ func TestPostgresUnnest(t *testing.T) {
 				rows := parityBasicRows(10)
 				c.keys(rows)
 				counter.sql = nil
-				if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+				if err := db.Clauses(bulk.Options{Method: bulk.Values}).Create(&rows).Error; err != nil {
 					t.Fatal(err)
 				}
 				var insert string

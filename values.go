@@ -42,7 +42,7 @@ type sqlCache struct {
 // buildInsert writes the chunk's INSERT into stmt as GORM's create handler
 // would, or with a column array per column where types has every column's
 // type, reusing the cached text where the chunk's shape allows.
-func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool, types map[string]string) {
+func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool, types map[string]pgColumn) {
 	if !plainValues(values) {
 		buildInsert(stmt, values)
 		return

@@ -1,0 +1,109 @@
+package bulk
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
+)
+
+// COPY needs the pgx connection, and database/sql offers no way from an open
+// *sql.Tx to its connection. So on PostgreSQL over pgx the plugin wraps
+// GORM's *sql.DB in a pool whose transactions begin on a *sql.Conn they keep:
+// GORM's default transaction, db.Transaction and db.Begin all go through
+// ConnPoolBeginner, and a statement inside any of them can reach the pgx
+// connection through the pinned *sql.Conn (its Raw method), which runs in
+// the same server-side transaction.
+
+// pinningPool is GORM's connection pool with transactions on pinned
+// connections.
+type pinningPool struct {
+	*sql.DB
+}
+
+// BeginTx implements gorm.ConnPoolBeginner.
+func (p *pinningPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool, error) {
+	conn, err := p.DB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := conn.BeginTx(ctx, opts)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return &pinnedTx{Tx: tx, conn: conn, db: p.DB}, nil
+}
+
+// GetDBConn implements gorm.GetDBConnector, so db.DB() still finds the
+// *sql.DB.
+func (p *pinningPool) GetDBConn() (*sql.DB, error) { return p.DB, nil }
+
+// pinnedTx is a transaction that knows its connection. It implements
+// gorm.Tx through the embedded *sql.Tx.
+type pinnedTx struct {
+	*sql.Tx
+	conn *sql.Conn
+	db   *sql.DB
+}
+
+// Commit commits and returns the connection to the pool.
+func (t *pinnedTx) Commit() error {
+	defer t.conn.Close()
+	return t.Tx.Commit()
+}
+
+// Rollback rolls back and returns the connection to the pool.
+func (t *pinnedTx) Rollback() error {
+	defer t.conn.Close()
+	return t.Tx.Rollback()
+}
+
+// GetDBConn implements gorm.GetDBConnector.
+func (t *pinnedTx) GetDBConn() (*sql.DB, error) { return t.db, nil }
+
+// pinPostgres installs pinningPool under db when db talks to PostgreSQL
+// through pgx's database/sql driver, directly or under GORM's prepared
+// statement pool. It reports whether it did; without it COPY cannot run
+// inside transactions, and statements take the VALUES path.
+func pinPostgres(db *gorm.DB) bool {
+	pool := &db.ConnPool
+	if ps, ok := db.ConnPool.(*gorm.PreparedStmtDB); ok {
+		pool = &ps.ConnPool
+	}
+	switch p := (*pool).(type) {
+	case *pinningPool:
+		return true
+	case *sql.DB:
+		if _, ok := p.Driver().(*stdlib.Driver); !ok {
+			return false
+		}
+		*pool = &pinningPool{DB: p}
+		if db.Statement != nil && db.Statement.ConnPool == p {
+			db.Statement.ConnPool = *pool
+		}
+		return true
+	}
+	return false
+}
+
+// withPgx runs f on the pgx connection of the transaction a statement runs
+// in, and reports false when the statement's pool gives no way to it.
+func withPgx(pool gorm.ConnPool, f func(*pgx.Conn) error) (bool, error) {
+	if ps, ok := pool.(*gorm.PreparedStmtTX); ok {
+		pool = ps.Tx
+	}
+	tx, ok := pool.(*pinnedTx)
+	if !ok {
+		return false, nil
+	}
+	return true, tx.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return errNotPgx
+		}
+		return f(c.Conn())
+	})
+}
