@@ -38,6 +38,7 @@ func methods() []method {
 			return b.db.CreateInBatches(&rows, 1000).Error
 		}},
 		plugin("gormbulk", bulk.Options{}, true),
+		plugin("gormbulk statements (unnest)", bulk.Options{Method: bulk.Values}, true, "postgres"),
 		plugin("gormbulk SkipReturning", bulk.Options{SkipReturning: true}, false),
 		{name: "raw prepared multi-row INSERT", raw: true, insert: rawInsert},
 		{name: "raw pgx CopyFrom", raw: true, dialects: []string{"postgres"}, insert: pgxCopy},
@@ -46,8 +47,9 @@ func methods() []method {
 }
 
 // plugin is the gormbulk plugin called with opts; ids tells whether opts
-// read generated IDs back. Another plugin method (a COPY path, say) is one
-// more plugin(...) entry in methods, with the dialects it supports.
+// read generated IDs back. Its automatic choice is COPY on PostgreSQL and
+// multi-row statements elsewhere; the statement path is listed apart where
+// the two differ.
 func plugin(name string, opts bulk.Options, ids bool, dialects ...string) method {
 	return method{name: name, ids: ids, dialects: dialects, insert: func(_ context.Context, b *bench, rows []User) error {
 		return b.db.Clauses(opts).Create(&rows).Error
