@@ -33,13 +33,11 @@ type limits struct {
 	// which executes SQL built ahead of it (see buildsAhead).
 	gormCreate bool
 
-	// unnest is set for PostgreSQL, which takes a chunk as one array per
-	// column (see unnest_postgres.go).
-	unnest bool
-
-	// copy is set for PostgreSQL over pgx with the plugin's pool installed
-	// (see pool_postgres.go), where rows can be streamed with COPY.
-	copy bool
+	// postgres asks Initialize to look for pgx (see preparePostgres), which
+	// sets copy, where rows can be streamed with COPY (copy_postgres.go),
+	// and unnest, where a chunk can go as one array per column
+	// (unnest_postgres.go).
+	postgres, copy, unnest bool
 
 	// rowid is set for SQLite, whose keys LastInsertId can give (see
 	// rowidKey).
@@ -70,7 +68,7 @@ func discoverLimits(db *gorm.DB) (limits, bool) {
 
 	switch db.Dialector.Name() {
 	case "postgres":
-		return limits{maxParams: 65535, targetParams: 16384, gormCreate: true, unnest: true}, true
+		return limits{maxParams: 65535, targetParams: 16384, gormCreate: true, postgres: true}, true
 	case "sqlite":
 		return limits{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, gormCreate: true, rowid: true}, true
 	case "mysql":

@@ -54,7 +54,9 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		return gorm.ErrInvalidDB
 	}
 	p.limits, p.known = discoverLimits(db)
-	p.limits.copy = p.limits.unnest && pinPostgres(db)
+	if p.limits.postgres {
+		p.limits.copy, p.limits.unnest = preparePostgres(db)
+	}
 
 	if err := create.Replace(createName, p.create); err != nil {
 		return err

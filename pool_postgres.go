@@ -3,6 +3,7 @@ package bulk
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -64,27 +65,54 @@ func (t *pinnedTx) Rollback() error {
 // GetDBConn implements gorm.GetDBConnector.
 func (t *pinnedTx) GetDBConn() (*sql.DB, error) { return t.db, nil }
 
-// pinPostgres installs pinningPool under db when db talks to PostgreSQL
-// through pgx's database/sql driver, directly or under GORM's prepared
-// statement pool. It reports whether it did; without it COPY cannot run
-// inside transactions, and statements take the VALUES path.
-func pinPostgres(db *gorm.DB) bool {
+// preparePostgres installs pinningPool under db when db talks to
+// PostgreSQL through pgx's database/sql driver, directly or under GORM's
+// prepared statement pool. It reports whether COPY can run (the pool is
+// installed) and whether chunks can travel as arrays: pgx must describe a
+// statement to encode an []any as an array, which its simple protocol and
+// QueryExecModeExec do not.
+func preparePostgres(db *gorm.DB) (copy, unnest bool) {
 	pool := &db.ConnPool
 	if ps, ok := db.ConnPool.(*gorm.PreparedStmtDB); ok {
 		pool = &ps.ConnPool
 	}
+	var sqlDB *sql.DB
 	switch p := (*pool).(type) {
 	case *pinningPool:
-		return true
+		sqlDB = p.DB
 	case *sql.DB:
 		if _, ok := p.Driver().(*stdlib.Driver); !ok {
-			return false
+			return false, false
 		}
+		sqlDB = p
 		*pool = &pinningPool{DB: p}
 		if db.Statement != nil && db.Statement.ConnPool == p {
 			db.Statement.ConnPool = *pool
 		}
-		return true
+	default:
+		return false, false
+	}
+	return true, describesStatements(sqlDB)
+}
+
+// describesStatements reports whether pgx's default query mode describes
+// statements to the server before binding their arguments.
+func describesStatements(sqlDB *sql.DB) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	var mode pgx.QueryExecMode
+	err = conn.Raw(func(dc any) error {
+		mode = dc.(*stdlib.Conn).Conn().Config().DefaultQueryExecMode
+		return nil
+	})
+	switch mode {
+	case pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeDescribeExec:
+		return err == nil
 	}
 	return false
 }

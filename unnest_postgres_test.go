@@ -1,9 +1,12 @@
 package bulk_test
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -51,6 +54,44 @@ func TestPostgresUnnest(t *testing.T) {
 					t.Errorf("unnest used: %v, want %v\n%.300s", got, c.unnest, insert)
 				}
 			})
+		}
+	})
+}
+
+// TestPostgresSimpleProtocol: pgx's simple protocol interpolates arguments
+// as text and cannot send an []any as an array, so chunks go as VALUES
+// there; COPY is unaffected.
+func TestPostgresSimpleProtocol(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if dialect != "postgres" {
+			t.Skip("PostgreSQL only")
+		}
+		counter := &statementCounter{Interface: logger.Discard}
+		dsn := os.Getenv("GORMBULK_POSTGRES_DSN")
+		if dsn == "" {
+			dsn = "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable"
+		}
+		db := withPlugin(t, openDB(t, postgres.New(postgres.Config{DSN: dsn, PreferSimpleProtocol: true}), &gorm.Config{Logger: counter}))
+		recreate(t, db, &ParityBasic{})
+		for _, c := range []struct {
+			method bulk.Method
+			want   string
+		}{{bulk.Values, "INSERT"}, {bulk.Copy, "COPY"}} {
+			rows := parityBasicRows(10)
+			for i := range rows {
+				rows[i].Email = fmt.Sprint(c.method, i)
+			}
+			counter.sql = nil
+			if err := db.Clauses(bulk.Options{Method: c.method}).Create(&rows).Error; err != nil {
+				t.Fatalf("%v: %v", c.method, err)
+			}
+			last := counter.sql[len(counter.sql)-1]
+			if !strings.HasPrefix(last, c.want) || strings.Contains(last, "unnest(") {
+				t.Errorf("%v ran %.80s, want %s without unnest", c.method, last, c.want)
+			}
+			if rows[9].ID == 0 {
+				t.Errorf("%v: IDs not read back", c.method)
+			}
 		}
 	})
 }
