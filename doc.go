@@ -14,8 +14,8 @@
 //
 //	db.Use(bulk.New(bulk.Config{Auto: true}))
 //
-// The bulk path splits the rows into the largest statements the dialect
-// accepts (bind-parameter, row and packet limits), runs them in one
-// transaction, reuses the prepared statement across chunks, and keeps GORM's
-// callbacks for hooks, defaults, associations and generated-value read-back.
+// The bulk path writes the rows in statements sized to the dialect's limits
+// (bind parameters, rows per VALUES list, packet size), or on PostgreSQL
+// streams them with COPY, all in one transaction, and keeps GORM's callbacks
+// for hooks, defaults, associations and generated-value read-back.
 package bulk

@@ -38,7 +38,7 @@ func main() {
 	flag.IntVar(&o.reps, "reps", 3, "runs per method; the median is reported")
 	flag.BoolVar(&o.json, "json", false, "print the results as JSON")
 	flag.BoolVar(&o.md, "md", false, "print the results as a Markdown table")
-	flag.StringVar(&o.chart, "chart", "benchmark-<dialect>.svg", `SVG bar chart of rows/s to write ("" for none)`)
+	flag.StringVar(&o.chart, "chart", "benchmark-<dialect>.png", `bar chart of rows/s to write, as .png or .svg ("" for none); PNG draws its text with the font it measured, SVG with the viewer's`)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
