@@ -197,16 +197,18 @@ func (p *Plugin) copyCreate(db *gorm.DB, plan *copyPlan, opts Options) {
 	}
 }
 
-// copyChunk reserves the chunk's generated keys, then copies it.
+// copyChunk reserves the chunk's generated keys, then copies it, both on
+// the statement's pgx connection.
 func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value) (int64, error) {
 	stmt := db.Statement
-	if err := plan.reserveKeys(stmt, chunk); err != nil {
-		return 0, err
-	}
 	src := &structSource{stmt: stmt, rows: chunk, plan: plan, i: -1, row: make([]any, len(plan.columns))}
 	begin := time.Now()
 	var copied int64
-	_, err := withPgx(stmt.ConnPool, func(c *pgx.Conn) (err error) {
+	_, err := withPgx(stmt.ConnPool, func(c *pgx.Conn) error {
+		if err := plan.reserveKeys(stmt, c, chunk); err != nil {
+			return err
+		}
+		var err error
 		copied, err = c.CopyFrom(stmt.Context, plan.table, plan.columns, src)
 		return err
 	})
@@ -224,8 +226,10 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value) (int64, error)
 }
 
 // reserveKeys gives the chunk's rows without a key the sequence's next
-// values, in row order, as RETURNING would have handed them out.
-func (plan *copyPlan) reserveKeys(stmt *gorm.Statement, chunk reflect.Value) error {
+// values, in row order, as RETURNING would have handed them out. The keys
+// come back as one array: nextval runs in generate_series order, before
+// the aggregate's sort.
+func (plan *copyPlan) reserveKeys(stmt *gorm.Statement, c *pgx.Conn, chunk reflect.Value) error {
 	if plan.key == nil {
 		return nil
 	}
@@ -238,26 +242,19 @@ func (plan *copyPlan) reserveKeys(stmt *gorm.Statement, chunk reflect.Value) err
 	if len(missing) == 0 {
 		return nil
 	}
-	keys, err := stmt.ConnPool.QueryContext(stmt.Context, "SELECT nextval($1::regclass) FROM generate_series(1, $2)", plan.sequence, len(missing))
+	var keys []int64
+	err := c.QueryRow(stmt.Context, "SELECT array_agg(nextval($1::regclass) ORDER BY g) FROM generate_series(1, $2) AS g",
+		plan.sequence, len(missing)).Scan(&keys)
 	if err != nil {
 		return err
 	}
-	defer keys.Close()
-	i := 0
-	for ; keys.Next(); i++ {
-		var key int64
-		if err := keys.Scan(&key); err != nil {
+	if len(keys) != len(missing) {
+		return fmt.Errorf("gormbulk: reserved %d keys from %s, wanted %d", len(keys), plan.sequence, len(missing))
+	}
+	for i, row := range missing {
+		if err := plan.key.Set(stmt.Context, chunk.Index(row), keys[i]); err != nil {
 			return err
 		}
-		if err := plan.key.Set(stmt.Context, chunk.Index(missing[i]), key); err != nil {
-			return err
-		}
-	}
-	if err := keys.Err(); err != nil {
-		return err
-	}
-	if i != len(missing) {
-		return fmt.Errorf("gormbulk: reserved %d keys from %s, wanted %d", i, plan.sequence, len(missing))
 	}
 	return nil
 }

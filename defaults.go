@@ -54,25 +54,42 @@ const updateTrackTime = "gorm:update_track_time"
 // were taken, as ConvertToCreateValues does.
 func consumeTrackTime(stmt *gorm.Statement) { stmt.Settings.Delete(updateTrackTime) }
 
-// values reads row's values for cols.fields into dst with GORM's effects on
-// the row: a zero field takes its `default:` value, a zero
-// autoCreateTime/autoUpdateTime field takes NowFunc() in its unit (and an
-// autoUpdateTime field a given one too when Save asks for it).
+// values reads row's values for cols.fields into dst, with GORM's effects
+// on the row (see setDefault).
 func (cols *insertColumns) values(stmt *gorm.Statement, row reflect.Value, dst []any) {
-	ctx := stmt.Context
 	for j, f := range cols.fields {
-		v, zero := f.ValueOf(ctx, row)
-		switch {
-		case zero && f.DefaultValueInterface != nil:
-			v = f.DefaultValueInterface
-			stmt.AddError(f.Set(ctx, row, v))
-		case zero && (f.AutoCreateTime > 0 || f.AutoUpdateTime > 0),
-			!zero && f.AutoUpdateTime > 0 && cols.updateTrackTime:
-			stmt.AddError(f.Set(ctx, row, cols.now))
-			v, _ = f.ValueOf(ctx, row)
-		}
-		dst[j] = v
+		dst[j] = cols.value(stmt, f, row)
 	}
+}
+
+// value reads one field of row, with GORM's effects on it.
+func (cols *insertColumns) value(stmt *gorm.Statement, f *schema.Field, row reflect.Value) any {
+	v, zero := f.ValueOf(stmt.Context, row)
+	switch {
+	case !cols.setDefault(stmt, f, row, zero):
+	case zero && f.DefaultValueInterface != nil:
+		v = f.DefaultValueInterface
+	default:
+		v, _ = f.ValueOf(stmt.Context, row)
+	}
+	return v
+}
+
+// setDefault gives a field of row GORM's create-time value, and reports
+// whether it did: a zero field takes its `default:` value, a zero
+// autoCreateTime/autoUpdateTime field takes NowFunc() in its unit, and so
+// does a given autoUpdateTime field when Save asks for it.
+func (cols *insertColumns) setDefault(stmt *gorm.Statement, f *schema.Field, row reflect.Value, zero bool) bool {
+	switch {
+	case zero && f.DefaultValueInterface != nil:
+		stmt.AddError(f.Set(stmt.Context, row, f.DefaultValueInterface))
+	case zero && (f.AutoCreateTime > 0 || f.AutoUpdateTime > 0),
+		!zero && f.AutoUpdateTime > 0 && cols.updateTrackTime:
+		stmt.AddError(f.Set(stmt.Context, row, cols.now))
+	default:
+		return false
+	}
+	return true
 }
 
 // createValues is GORM's callbacks.ConvertToCreateValues for a slice of
