@@ -90,7 +90,11 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options) (*copyPlan, string) {
 		return nil, "the pgx connection cannot be reached: the statement is not in a transaction begun through the plugin's pool (pgx's database/sql driver, opened before db.Use)"
 	}
 
-	plan := &copyPlan{cols: newInsertColumns(stmt), table: pgx.Identifier(strings.Split(stmt.Table, "."))}
+	table, ok := pgTable(stmt)
+	if !ok {
+		return nil, "the table is an expression, not a name"
+	}
+	plan := &copyPlan{cols: newInsertColumns(stmt), table: table}
 	for _, f := range plan.cols.fields {
 		if why := sqlValued(f); why != "" {
 			return nil, why
@@ -120,8 +124,8 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options) (*copyPlan, string) {
 			if col, ok := catalog[f.DBName]; !ok || col.identity == identityKey {
 				return nil, fmt.Sprintf("key %s is GENERATED ALWAYS: COPY cannot write it", f.DBName)
 			}
-			if plan.sequence = keySequence(db, f); plan.sequence == "" {
-				return nil, fmt.Sprintf("key %s has a database default without a sequence", f.DBName)
+			if plan.sequence = keySequence(db, table, f); plan.sequence == "" {
+				return nil, fmt.Sprintf("key %s has a database default other than its sequence's nextval", f.DBName)
 			}
 			plan.key, plan.replaceKeys = f, !written[f]
 		case given == 0 && !readBack:
@@ -152,12 +156,25 @@ func sqlValued(f *schema.Field) string {
 	return ""
 }
 
-// keySequence returns the sequence behind a key column, or "".
-func keySequence(db *gorm.DB, key *schema.Field) string {
+// keySequence returns the sequence whose nextval gives a key column its
+// default, or "". Only a default that is exactly nextval('seq') (serial,
+// bigserial), or an identity BY DEFAULT, qualifies: a key whose default is
+// another expression over a sequence gets other values from it.
+func keySequence(db *gorm.DB, table pgx.Identifier, key *schema.Field) string {
+	const query = `
+SELECT s.oid::regclass::text
+  FROM pg_attribute a
+  JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid AND dep.refclassid = 'pg_class'::regclass
+  JOIN pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+ WHERE a.attrelid = to_regclass($1) AND a.attname = $2
+   AND pg_get_expr(d.adbin, d.adrelid) = format('nextval(%L::regclass)', s.oid::regclass::text)
+UNION ALL
+SELECT pg_get_serial_sequence($1, $2) FROM pg_attribute a
+ WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attidentity = 'd'`
 	var seq *string
 	stmt := db.Statement
-	err := stmt.ConnPool.QueryRowContext(stmt.Context, "SELECT pg_get_serial_sequence($1, $2)", stmt.Quote(stmt.Table), key.DBName).Scan(&seq)
-	if err != nil || seq == nil {
+	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query, table.Sanitize(), key.DBName).Scan(&seq); err != nil || seq == nil {
 		return ""
 	}
 	return *seq
@@ -220,7 +237,7 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value) (int64, error)
 		for i, c := range plan.columns {
 			quoted[i] = stmt.Quote(c)
 		}
-		return fmt.Sprintf("COPY %s (%s) FROM STDIN", stmt.Quote(stmt.Table), strings.Join(quoted, ",")), copied
+		return fmt.Sprintf("COPY %s (%s) FROM STDIN", plan.table.Sanitize(), strings.Join(quoted, ",")), copied
 	}, err)
 	return copied, err
 }

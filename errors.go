@@ -11,10 +11,11 @@ var ErrMethodUnavailable = errors.New("gormbulk: method unavailable")
 
 // ChunkError is returned when the statement writing a chunk of rows fails.
 // First and Last are the indexes of the chunk's first and last row in the
-// slice passed to Create, so the failing row is among them; Err is the
+// slice passed to Create, so the failing row is among them (a failing COPY
+// names the row itself, First == Last, where the server does). Err is the
 // driver's error, reachable with errors.As (*pgconn.PgError,
-// *mysql.MySQLError, sqlite3.Error) and errors.Is (gorm.ErrDuplicatedKey
-// when the DB was opened with TranslateError).
+// *mysql.MySQLError, sqlite3.Error); with TranslateError it is GORM's
+// translation instead, as GORM returns it (errors.Is gorm.ErrDuplicatedKey).
 type ChunkError struct {
 	First, Last int
 	Err         error

@@ -1,6 +1,9 @@
 package bulk
 
 import (
+	"strings"
+
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -24,13 +27,38 @@ type pgColumn struct {
 	identity string // pg_attribute.attidentity: "a" ALWAYS, "d" BY DEFAULT, ""
 }
 
+// pgTable returns the statement's table as a pgx identifier. GORM keeps
+// the schema of db.Table("schema.table") only in TableExpr; a table
+// expression that is not a plain name (an alias, a subquery) reports false.
+func pgTable(stmt *gorm.Statement) (pgx.Identifier, bool) {
+	if stmt.TableExpr == nil {
+		return pgx.Identifier{stmt.Table}, stmt.Table != ""
+	}
+	if len(stmt.TableExpr.Vars) > 0 {
+		return nil, false
+	}
+	parts := strings.Split(stmt.TableExpr.SQL, ".")
+	for i, part := range parts {
+		parts[i] = strings.Trim(part, `"`)
+	}
+	// Only a name quotes back to the text it came from.
+	if stmt.Quote(strings.Join(parts, ".")) != stmt.TableExpr.SQL {
+		return nil, false
+	}
+	return pgx.Identifier(parts), true
+}
+
 // tableColumns reads the statement's table's columns from the catalog, or
 // returns nil when they cannot be read; the chunks then use VALUES.
 func (p *Plugin) tableColumns(db *gorm.DB) map[string]pgColumn {
 	stmt := db.Statement
+	table, ok := pgTable(stmt)
+	if !ok {
+		return nil
+	}
 	rows, err := stmt.ConnPool.QueryContext(stmt.Context,
 		`SELECT attname, format_type(atttypid, atttypmod), attidentity::text FROM pg_attribute
-		  WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, stmt.Quote(stmt.Table))
+		  WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, table.Sanitize())
 	if err != nil {
 		return nil
 	}
