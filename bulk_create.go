@@ -109,10 +109,11 @@ type bulkCall struct {
 	sql    sqlCache
 }
 
-// bulkCreate writes the statement's rows chunk by chunk: each chunk is as
-// large as the limits allow and goes through the dialect's create handler,
-// which reads generated values back into the rows. A chunk the limits refuse
-// is cut down before anything reaches the database.
+// bulkCreate writes the statement's rows with COPY where planCopy allows
+// (and the options do not forbid it), and otherwise chunk by chunk: each
+// chunk is sized to the limits and goes through the dialect's create
+// handler, which reads generated values back into the rows. A chunk the
+// limits refuse is cut down before anything reaches the database.
 func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 	stmt := db.Statement
 	rows := stmt.ReflectValue
