@@ -21,19 +21,9 @@ import (
 	"github.com/gormbulk/bulk"
 )
 
-// CopyRow is the shape of the large COPY loads: BenchRow's 9 columns, with
-// a unique column to match rows with.
-type CopyRow struct {
-	ID        uint   `gorm:"primaryKey"`
-	Email     string `gorm:"uniqueIndex;size:191"`
-	Name      string `gorm:"size:64"`
-	Age       int
-	Score     float64
-	Active    bool
-	Status    string `gorm:"size:16;default:active"`
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
+// CopyRow is BenchRow in a table of its own: 9 columns, with a unique
+// column to match rows with.
+type CopyRow BenchRow
 
 // CopyRaceRow is CopyRow in its own table, for the concurrent writer.
 type CopyRaceRow CopyRow
@@ -106,10 +96,7 @@ func checkCopyKeys(t *testing.T, db *gorm.DB, table string, rows []CopyRow) {
 // COPY into the statement's table and that the keys it reserves are the
 // table's.
 func TestCopyIsUsed(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "postgres" {
-			t.Skip("PostgreSQL only")
-		}
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
 		for _, c := range []struct {
@@ -178,10 +165,7 @@ func TestCopyIsUsed(t *testing.T) {
 // TestCopyTransactions: rows COPY wrote inside a transaction the caller
 // rolls back, wholly or to a savepoint, are gone.
 func TestCopyTransactions(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "postgres" {
-			t.Skip("PostgreSQL only")
-		}
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
 		errAbort := errors.New("abort")
@@ -264,10 +248,7 @@ func TestCopyTransactions(t *testing.T) {
 // reported as that row (0-based index 73,450), with the server's error,
 // and nothing remains, whichever COPY chunk it falls in.
 func TestCopyUniqueViolation(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "postgres" {
-			t.Skip("PostgreSQL only")
-		}
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
 		noTx := withPlugin(t, open(t, &gorm.Config{Logger: counter, SkipDefaultTransaction: true}))
@@ -370,10 +351,7 @@ func TestCopyUniqueViolation(t *testing.T) {
 
 // TestCopyKeys checks the keys COPY reserves from the key's sequence.
 func TestCopyKeys(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "postgres" {
-			t.Skip("PostgreSQL only")
-		}
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
 
@@ -910,10 +888,7 @@ func copyTypesRows(n int) []CopyTypes {
 // TestCopyColumnTypes creates the same rows with plain GORM and with
 // forced COPY, and requires identical tables and structs.
 func TestCopyColumnTypes(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "postgres" {
-			t.Skip("PostgreSQL only")
-		}
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		plain := open(t)
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
@@ -999,10 +974,7 @@ func TestCopyMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 220,000 rows")
 	}
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "postgres" {
-			t.Skip("PostgreSQL only")
-		}
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
 		type usage struct{ mallocs, bytes, held float64 }
@@ -1077,10 +1049,7 @@ func liveHeap() uint64 {
 // TestCopyPrepareStmt: GORM's prepared statement pool sits above the
 // plugin's, and COPY still reaches pgx.
 func TestCopyPrepareStmt(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "postgres" {
-			t.Skip("PostgreSQL only")
-		}
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter, PrepareStmt: true}))
 		for _, c := range []struct {

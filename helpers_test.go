@@ -51,6 +51,16 @@ func eachDialect(t *testing.T, fn func(t *testing.T, name string, open func(t *t
 	}
 }
 
+// onPostgres runs fn on PostgreSQL only, skipping the other dialects.
+func onPostgres(t *testing.T, fn func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB)) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if dialect != "postgres" {
+			t.Skip("PostgreSQL only")
+		}
+		fn(t, open)
+	})
+}
+
 // eachDialectB runs fn once per reachable dialect, as a sub-benchmark, with
 // the plugin registered and its table migrated. The RETURNING-less MySQL
 // entry measures nothing new and is left out.

@@ -17,10 +17,7 @@ import (
 // plain values do; a chunk that needs DEFAULT for some row's key keeps
 // VALUES. The parity suite checks both store what GORM stores.
 func TestPostgresUnnest(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "postgres" {
-			t.Skip("PostgreSQL only")
-		}
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
 		for _, c := range []struct {
@@ -62,10 +59,7 @@ func TestPostgresUnnest(t *testing.T) {
 // as text and cannot send an []any as an array, so chunks go as VALUES
 // there; COPY is unaffected.
 func TestPostgresSimpleProtocol(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "postgres" {
-			t.Skip("PostgreSQL only")
-		}
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		dsn := os.Getenv("GORMBULK_POSTGRES_DSN")
 		if dsn == "" {
