@@ -82,11 +82,7 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options) (*copyPlan, string) {
 	case !p.limits.buildsAhead(stmt, stmt.ReflectValue):
 		return nil, "COPY takes slices of structs without ON CONFLICT"
 	}
-	if tx, ok := stmt.ConnPool.(*gorm.PreparedStmtTX); ok {
-		stmt.ConnPool = tx.Tx
-		defer func() { stmt.ConnPool = tx }()
-	}
-	if _, ok := stmt.ConnPool.(*pinnedTx); !ok {
+	if _, ok := pinned(stmt.ConnPool); !ok {
 		return nil, "the pgx connection cannot be reached: the statement is not in a transaction begun through the plugin's pool (pgx's database/sql driver, opened before db.Use)"
 	}
 

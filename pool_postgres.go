@@ -117,13 +117,20 @@ func describesStatements(sqlDB *sql.DB) bool {
 	return false
 }
 
-// withPgx runs f on the pgx connection of the transaction a statement runs
-// in, and reports false when the statement's pool gives no way to it.
-func withPgx(pool gorm.ConnPool, f func(*pgx.Conn) error) (bool, error) {
+// pinned returns the pinned transaction a statement's pool is, also under
+// GORM's prepared statement wrapper.
+func pinned(pool gorm.ConnPool) (*pinnedTx, bool) {
 	if ps, ok := pool.(*gorm.PreparedStmtTX); ok {
 		pool = ps.Tx
 	}
 	tx, ok := pool.(*pinnedTx)
+	return tx, ok
+}
+
+// withPgx runs f on the pgx connection of the transaction a statement runs
+// in, and reports false when the statement's pool gives no way to it.
+func withPgx(pool gorm.ConnPool, f func(*pgx.Conn) error) (bool, error) {
+	tx, ok := pinned(pool)
 	if !ok {
 		return false, nil
 	}
