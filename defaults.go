@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+	"unsafe"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -18,6 +19,9 @@ type insertColumns struct {
 	// dbDefaults take a database default; GORM writes one only when some
 	// row of the statement has a value for it, the others getting DEFAULT.
 	dbDefaults []*schema.Field
+	// readers and dbReaders read fields and dbDefaults where a reader
+	// exists (see readerOf).
+	readers, dbReaders []fieldReader
 
 	now             time.Time
 	updateTrackTime bool
@@ -45,7 +49,30 @@ func newInsertColumns(stmt *gorm.Statement) insertColumns {
 			cols.dbDefaults = append(cols.dbDefaults, f)
 		}
 	}
+	for _, f := range cols.fields {
+		cols.readers = append(cols.readers, readerOf(stmt.Schema.ModelType, f))
+	}
+	for _, f := range cols.dbDefaults {
+		cols.dbReaders = append(cols.dbReaders, readerOf(stmt.Schema.ModelType, f))
+	}
 	return cols
+}
+
+// read reads a field of row with its reader where it has one (addr is the
+// row's address, nil when the row has none), else with GORM's ValueOf.
+func read(stmt *gorm.Statement, f *schema.Field, r fieldReader, row reflect.Value, addr unsafe.Pointer) (any, bool) {
+	if r != nil && addr != nil {
+		return r(addr)
+	}
+	return f.ValueOf(stmt.Context, row)
+}
+
+// rowAddr returns the address of a struct row, or nil.
+func rowAddr(row reflect.Value) unsafe.Pointer {
+	if !row.CanAddr() {
+		return nil
+	}
+	return row.Addr().UnsafePointer()
 }
 
 const updateTrackTime = "gorm:update_track_time"
@@ -57,22 +84,18 @@ func consumeTrackTime(stmt *gorm.Statement) { stmt.Settings.Delete(updateTrackTi
 // values reads row's values for cols.fields into dst, with GORM's effects
 // on the row (see setDefault).
 func (cols *insertColumns) values(stmt *gorm.Statement, row reflect.Value, dst []any) {
+	addr := rowAddr(row)
 	for j, f := range cols.fields {
-		dst[j] = cols.value(stmt, f, row)
+		v, zero := read(stmt, f, cols.readers[j], row, addr)
+		switch {
+		case !cols.setDefault(stmt, f, row, zero):
+		case zero && f.DefaultValueInterface != nil:
+			v = f.DefaultValueInterface
+		default:
+			v, _ = read(stmt, f, cols.readers[j], row, addr)
+		}
+		dst[j] = v
 	}
-}
-
-// value reads one field of row, with GORM's effects on it.
-func (cols *insertColumns) value(stmt *gorm.Statement, f *schema.Field, row reflect.Value) any {
-	v, zero := f.ValueOf(stmt.Context, row)
-	switch {
-	case !cols.setDefault(stmt, f, row, zero):
-	case zero && f.DefaultValueInterface != nil:
-		v = f.DefaultValueInterface
-	default:
-		v, _ = f.ValueOf(stmt.Context, row)
-	}
-	return v
 }
 
 // setDefault gives a field of row GORM's create-time value, and reports
@@ -112,8 +135,9 @@ func createValues(stmt *gorm.Statement, rows reflect.Value) clause.Values {
 		}
 		row := backing[i*width : (i+1)*width]
 		cols.values(stmt, rv, row)
+		addr := rowAddr(rv)
 		for k, f := range cols.dbDefaults {
-			if v, zero := f.ValueOf(stmt.Context, rv); !zero {
+			if v, zero := read(stmt, f, cols.dbReaders[k], rv, addr); !zero {
 				present[k] = true
 				row[nFields+k] = v
 			}

@@ -66,10 +66,7 @@ func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipR
 		return
 	case key.String() == c.key:
 		stmt.SQL.WriteString(c.sql)
-		stmt.Vars = make([]any, 0, len(values.Values)*len(values.Columns))
-		for _, row := range values.Values {
-			stmt.Vars = append(stmt.Vars, row...)
-		}
+		stmt.Vars = flatVars(values)
 		return
 	case unnest:
 		buildUnnest(stmt, values, types)
@@ -77,6 +74,23 @@ func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipR
 		buildInsert(stmt, values)
 	}
 	c.key, c.sql = key.String(), stmt.SQL.String()
+}
+
+// flatVars returns the chunk's values row after row. createValues lays the
+// rows out end to end in one array, so where it dropped no column the first
+// row's array already holds them all.
+func flatVars(values clause.Values) []any {
+	n, w := len(values.Values), len(values.Columns)
+	if n > 0 && w > 0 && cap(values.Values[0]) >= n*w {
+		if flat := values.Values[0][:n*w]; &flat[(n-1)*w] == &values.Values[n-1][0] {
+			return flat
+		}
+	}
+	flat := make([]any, 0, n*w)
+	for _, row := range values.Values {
+		flat = append(flat, row...)
+	}
+	return flat
 }
 
 // plainValues reports whether every value binds as one parameter, written
