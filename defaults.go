@@ -19,11 +19,11 @@ type insertColumns struct {
 	// dbDefaults take a database default; GORM writes one only when some
 	// row of the statement has a value for it, the others getting DEFAULT.
 	dbDefaults []*schema.Field
-	// readers and dbReaders read fields and dbDefaults where a reader
-	// exists (see readerOf).
-	readers, dbReaders []fieldReader
+	// plans and dbPlans read and write fields and dbDefaults (see planOf).
+	plans, dbPlans []fieldPlan
 
 	now             time.Time
+	nowValue        any // now, boxed once for every row that takes it
 	updateTrackTime bool
 }
 
@@ -34,7 +34,8 @@ type insertColumns struct {
 func newInsertColumns(stmt *gorm.Statement) insertColumns {
 	selected, restricted := stmt.SelectAndOmitColumns(true, false)
 	_, updateTrackTime := stmt.Get(updateTrackTime)
-	cols := insertColumns{now: stmt.DB.NowFunc(), updateTrackTime: updateTrackTime}
+	now := stmt.DB.NowFunc()
+	cols := insertColumns{now: now, nowValue: now, updateTrackTime: updateTrackTime}
 	for _, name := range stmt.Schema.DBNames {
 		f := stmt.Schema.FieldsByDBName[name]
 		if f.HasDefaultValue && f.DefaultValueInterface == nil {
@@ -50,19 +51,19 @@ func newInsertColumns(stmt *gorm.Statement) insertColumns {
 		}
 	}
 	for _, f := range cols.fields {
-		cols.readers = append(cols.readers, readerOf(stmt.Schema.ModelType, f))
+		cols.plans = append(cols.plans, planOf(stmt.Schema.ModelType, f))
 	}
 	for _, f := range cols.dbDefaults {
-		cols.dbReaders = append(cols.dbReaders, readerOf(stmt.Schema.ModelType, f))
+		cols.dbPlans = append(cols.dbPlans, planOf(stmt.Schema.ModelType, f))
 	}
 	return cols
 }
 
-// read reads a field of row with its reader where it has one (addr is the
-// row's address, nil when the row has none), else with GORM's ValueOf.
-func read(stmt *gorm.Statement, f *schema.Field, r fieldReader, row reflect.Value, addr unsafe.Pointer) (any, bool) {
-	if r != nil && addr != nil {
-		return r(addr)
+// read reads a field of row with its plan where it has a reader (addr is
+// the row's address, nil when the row has none), else with GORM's ValueOf.
+func read(stmt *gorm.Statement, f *schema.Field, p fieldPlan, row reflect.Value, addr unsafe.Pointer) (any, bool) {
+	if p.read != nil && addr != nil {
+		return p.read(addr)
 	}
 	return f.ValueOf(stmt.Context, row)
 }
@@ -82,37 +83,38 @@ const updateTrackTime = "gorm:update_track_time"
 func consumeTrackTime(stmt *gorm.Statement) { stmt.Settings.Delete(updateTrackTime) }
 
 // values reads row's values for cols.fields into dst, with GORM's effects
-// on the row (see setDefault).
+// on the row: a zero field takes its `default:` value, and a field that
+// takes NowFunc() (see takesNow) gets it, written back into the row.
 func (cols *insertColumns) values(stmt *gorm.Statement, row reflect.Value, dst []any) {
 	addr := rowAddr(row)
 	for j, f := range cols.fields {
-		v, zero := read(stmt, f, cols.readers[j], row, addr)
+		p := cols.plans[j]
+		v, zero := read(stmt, f, p, row, addr)
 		switch {
-		case !cols.setDefault(stmt, f, row, zero):
-		case zero && f.DefaultValueInterface != nil:
-			v = f.DefaultValueInterface
+		case !cols.takesNow(f, zero):
+			if zero && f.DefaultValueInterface != nil {
+				v = f.DefaultValueInterface
+				stmt.AddError(f.Set(stmt.Context, row, v))
+			}
+		case p.setTime != nil && addr != nil:
+			p.setTime(addr, cols.now)
+			v = cols.nowValue
 		default:
-			v, _ = read(stmt, f, cols.readers[j], row, addr)
+			stmt.AddError(f.Set(stmt.Context, row, cols.now))
+			v, _ = read(stmt, f, p, row, addr)
 		}
 		dst[j] = v
 	}
 }
 
-// setDefault gives a field of row GORM's create-time value, and reports
-// whether it did: a zero field takes its `default:` value, a zero
-// autoCreateTime/autoUpdateTime field takes NowFunc() in its unit, and so
-// does a given autoUpdateTime field when Save asks for it.
-func (cols *insertColumns) setDefault(stmt *gorm.Statement, f *schema.Field, row reflect.Value, zero bool) bool {
-	switch {
-	case zero && f.DefaultValueInterface != nil:
-		stmt.AddError(f.Set(stmt.Context, row, f.DefaultValueInterface))
-	case zero && (f.AutoCreateTime > 0 || f.AutoUpdateTime > 0),
-		!zero && f.AutoUpdateTime > 0 && cols.updateTrackTime:
-		stmt.AddError(f.Set(stmt.Context, row, cols.now))
-	default:
-		return false
+// takesNow reports whether a field takes NowFunc() (in its unit): a zero
+// autoCreateTime/autoUpdateTime field without a `default:` value, and a
+// given autoUpdateTime field when Save asks for it.
+func (cols *insertColumns) takesNow(f *schema.Field, zero bool) bool {
+	if zero {
+		return f.DefaultValueInterface == nil && (f.AutoCreateTime > 0 || f.AutoUpdateTime > 0)
 	}
-	return true
+	return f.AutoUpdateTime > 0 && cols.updateTrackTime
 }
 
 // createValues is GORM's callbacks.ConvertToCreateValues for a slice of
@@ -137,7 +139,7 @@ func createValues(stmt *gorm.Statement, rows reflect.Value) clause.Values {
 		cols.values(stmt, rv, row)
 		addr := rowAddr(rv)
 		for k, f := range cols.dbDefaults {
-			if v, zero := read(stmt, f, cols.dbReaders[k], rv, addr); !zero {
+			if v, zero := read(stmt, f, cols.dbPlans[k], rv, addr); !zero {
 				present[k] = true
 				row[nFields+k] = v
 			}

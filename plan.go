@@ -13,42 +13,61 @@ import (
 // the row's address: the value and whether it is zero.
 type fieldReader func(row unsafe.Pointer) (any, bool)
 
-// readers caches a fieldReader per GORM field (GORM caches schemas, and so
-// their fields, per model), or nil where there is none.
-var readers sync.Map // *schema.Field → fieldReader
-
-// readerOf returns the field's reader, or nil where GORM's ValueOf must be
-// used: a serializer (ValueOf hands out a wrapper), an embedded pointer on
-// the way to the field (ValueOf gives nil when it is nil), or a type other
-// than the builtin ones GORM binds as they are. Those builtin types are read
-// straight from memory at the field's offset, found once from the model's
-// type, and boxed as ValueOf boxes them; zero means all bits zero, as
-// reflect's IsZero has it.
-func readerOf(model reflect.Type, f *schema.Field) fieldReader {
-	if r, ok := readers.Load(f); ok {
-		return r.(fieldReader)
-	}
-	r := newReader(model, f)
-	readers.Store(f, r)
-	return r
+// fieldPlan is how the bulk path reads and writes one field of a row from
+// the row's address, worked out once per field. A nil read means GORM's
+// ValueOf must be used: a serializer (ValueOf hands out a wrapper), an
+// embedded pointer on the way to the field (ValueOf gives nil when it is
+// nil), or a type other than the builtin ones GORM binds as they are.
+type fieldPlan struct {
+	// read reads a builtin type straight from memory at the field's offset,
+	// boxed as ValueOf boxes it; zero means all bits zero, as reflect's
+	// IsZero has it.
+	read fieldReader
+	// setTime, for a time.Time field, assigns a time as GORM's setter does.
+	setTime func(row unsafe.Pointer, t time.Time)
 }
 
-func newReader(model reflect.Type, f *schema.Field) fieldReader {
+// plans caches a fieldPlan per GORM field (GORM caches schemas, and so
+// their fields, per model).
+var plans sync.Map // *schema.Field → fieldPlan
+
+// planOf returns the field's plan within rows of the model's type.
+func planOf(model reflect.Type, f *schema.Field) fieldPlan {
+	if p, ok := plans.Load(f); ok {
+		return p.(fieldPlan)
+	}
+	p := newFieldPlan(model, f)
+	plans.Store(f, p)
+	return p
+}
+
+func newFieldPlan(model reflect.Type, f *schema.Field) fieldPlan {
 	if f.Serializer != nil || model.Kind() != reflect.Struct {
-		return nil
+		return fieldPlan{}
 	}
 	var offset uintptr
 	t := model
 	for _, i := range f.StructField.Index {
 		if i < 0 || t.Kind() != reflect.Struct || i >= t.NumField() {
-			return nil
+			return fieldPlan{}
 		}
 		sf := t.Field(i)
 		offset, t = offset+sf.Offset, sf.Type
 	}
 	if t != f.FieldType {
-		return nil
+		return fieldPlan{}
 	}
+	if t == reflect.TypeFor[time.Time]() {
+		return fieldPlan{
+			read:    readAt[time.Time](offset),
+			setTime: func(row unsafe.Pointer, v time.Time) { *(*time.Time)(unsafe.Add(row, offset)) = v },
+		}
+	}
+	return fieldPlan{read: readerAt(t, offset)}
+}
+
+// readerAt returns the reader of a builtin type at offset, or nil.
+func readerAt(t reflect.Type, offset uintptr) fieldReader {
 	switch t {
 	case reflect.TypeFor[string]():
 		return readAt[string](offset)
@@ -66,8 +85,6 @@ func newReader(model reflect.Type, f *schema.Field) fieldReader {
 		return readAt[uint32](offset)
 	case reflect.TypeFor[bool]():
 		return readAt[bool](offset)
-	case reflect.TypeFor[time.Time]():
-		return readAt[time.Time](offset)
 	case reflect.TypeFor[float64]():
 		return func(row unsafe.Pointer) (any, bool) {
 			v := *(*float64)(unsafe.Add(row, offset))
