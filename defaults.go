@@ -22,6 +22,7 @@ type insertColumns struct {
 	// plans and dbPlans read and write fields and dbDefaults (see planOf).
 	plans, dbPlans []fieldPlan
 
+	model           reflect.Type // the schema's; the plans hold its offsets
 	now             time.Time
 	nowValue        any // now, boxed once for every row that takes it
 	updateTrackTime bool
@@ -35,7 +36,7 @@ func newInsertColumns(stmt *gorm.Statement) insertColumns {
 	selected, restricted := stmt.SelectAndOmitColumns(true, false)
 	_, updateTrackTime := stmt.Get(updateTrackTime)
 	now := stmt.DB.NowFunc()
-	cols := insertColumns{now: now, nowValue: now, updateTrackTime: updateTrackTime}
+	cols := insertColumns{model: stmt.Schema.ModelType, now: now, nowValue: now, updateTrackTime: updateTrackTime}
 	for _, name := range stmt.Schema.DBNames {
 		f := stmt.Schema.FieldsByDBName[name]
 		if f.HasDefaultValue && f.DefaultValueInterface == nil {
@@ -68,9 +69,11 @@ func read(stmt *gorm.Statement, f *schema.Field, p fieldPlan, row reflect.Value,
 	return f.ValueOf(stmt.Context, row)
 }
 
-// rowAddr returns the address of a struct row, or nil.
-func rowAddr(row reflect.Value) unsafe.Pointer {
-	if !row.CanAddr() {
+// rowAddr returns the address of a row for the plans, or nil when it has
+// none or is not of the schema's type (a Model other than the rows' type):
+// the plans' offsets hold only within the schema's type.
+func (cols *insertColumns) rowAddr(row reflect.Value) unsafe.Pointer {
+	if !row.CanAddr() || row.Type() != cols.model {
 		return nil
 	}
 	return row.Addr().UnsafePointer()
@@ -86,7 +89,7 @@ func consumeTrackTime(stmt *gorm.Statement) { stmt.Settings.Delete(updateTrackTi
 // on the row: a zero field takes its `default:` value, and a field that
 // takes NowFunc() (see takesNow) gets it, written back into the row.
 func (cols *insertColumns) values(stmt *gorm.Statement, row reflect.Value, dst []any) {
-	addr := rowAddr(row)
+	addr := cols.rowAddr(row)
 	for j, f := range cols.fields {
 		p := cols.plans[j]
 		v, zero := read(stmt, f, p, row, addr)
@@ -137,7 +140,7 @@ func createValues(stmt *gorm.Statement, rows reflect.Value) clause.Values {
 		}
 		row := backing[i*width : (i+1)*width]
 		cols.values(stmt, rv, row)
-		addr := rowAddr(rv)
+		addr := cols.rowAddr(rv)
 		for k, f := range cols.dbDefaults {
 			if v, zero := read(stmt, f, cols.dbPlans[k], rv, addr); !zero {
 				present[k] = true
