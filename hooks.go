@@ -1,5 +1,14 @@
 package bulk
 
+// Hooks (BeforeSave, BeforeCreate, AfterCreate, AfterSave) run on the bulk
+// path exactly as without it: by GORM's own gorm:before_create and
+// gorm:after_create callbacks, around the bulk create that replaces
+// gorm:create, so they keep GORM's order (every row's Before* hooks, the
+// rows written, every row's After* hooks), GORM's association callbacks
+// between them, and SkipHooks. What the plugin adds is the transaction they
+// share with the chunks when GORM's default transaction is off, so that a
+// failing hook or chunk leaves nothing written.
+
 import (
 	"errors"
 
