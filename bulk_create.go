@@ -235,17 +235,10 @@ func paramsPerRow(stmt *gorm.Statement) int {
 	if stmt.Schema == nil || first.Kind() != reflect.Struct {
 		return 1
 	}
-	selected, restricted := stmt.SelectAndOmitColumns(true, false)
-	count := 0
-	for _, name := range stmt.Schema.DBNames {
-		f := stmt.Schema.FieldsByDBName[name]
-		v, ok := selected[name]
-		switch {
-		case f.HasDefaultValue && f.DefaultValueInterface == nil:
-			if _, zero := f.ValueOf(stmt.Context, first); !zero && ((ok && v) || (!ok && !restricted)) {
-				count++
-			}
-		case (ok && v) || (!ok && (!restricted || f.AutoCreateTime > 0 || f.AutoUpdateTime > 0)):
+	cols := newInsertColumns(stmt)
+	count := len(cols.fields)
+	for _, f := range cols.dbDefaults {
+		if _, zero := f.ValueOf(stmt.Context, first); !zero {
 			count++
 		}
 	}
