@@ -300,7 +300,9 @@ func (c *bulkCall) writeChunk(chunk reflect.Value) *gorm.DB {
 				if rowid {
 					last, err := result.LastInsertId()
 					if tx.AddError(err) == nil {
-						setRowids(tx, c.rowid, last)
+						// One INSERT's rowids end at LastInsertId.
+						first := last - int64(chunk.Len()) + 1
+						tx.AddError(setKeys(stmt, c.rowid, stmt.ReflectValue, func(i int) int64 { return first + int64(i) }))
 					}
 				}
 			}
@@ -321,6 +323,17 @@ func (c *bulkCall) writeChunk(chunk reflect.Value) *gorm.DB {
 		trace(tx, begin)
 	}
 	return tx
+}
+
+// setKeys gives row i of rows the generated key key(i), as GORM sets what
+// RETURNING hands back.
+func setKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, key func(i int) int64) error {
+	for i := 0; i < rows.Len(); i++ {
+		if err := field.Set(stmt.Context, rows.Index(i), key(i)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // allGiven reports whether every row of the chunk has a value for field.

@@ -373,30 +373,45 @@ func TestCopyKeys(t *testing.T) {
 			checkCopyKeys(t, db, "copy_rows", rows)
 		})
 
-		t.Run("sequence increments by 5", func(t *testing.T) {
-			recreate(t, db, &CopyRow{})
-			var seq string
-			if err := db.Raw("SELECT pg_get_serial_sequence('copy_rows', 'id')").Scan(&seq).Error; err != nil || seq == "" {
-				t.Fatalf("sequence %q: %v", seq, err)
-			}
-			if err := db.Exec("ALTER SEQUENCE " + seq + " INCREMENT BY 5").Error; err != nil {
-				t.Fatal(err)
-			}
-			rows := copyRowsOf(5_000, "step")
-			copyStatements(counter, "")
-			if err := db.Clauses(bulk.Options{BatchSize: 2_000}).Create(&rows).Error; err != nil {
-				t.Fatal(err)
-			}
-			if n := len(copyStatements(counter, "COPY")); n != 3 {
-				t.Errorf("%d COPY statements, want 3", n)
-			}
-			for i, r := range rows {
-				if r.ID != uint(1+5*i) {
-					t.Fatalf("row %d has ID %d, want %d", i, r.ID, 1+5*i)
+		// Sequences keyRun can prove leave the key to the COPY's default;
+		// the others have their keys drawn ahead and written.
+		for _, c := range []struct {
+			name, alter string
+			proven      bool
+			want        func(i int) uint
+		}{
+			{"increment 5", "INCREMENT BY 5", true, func(i int) uint { return uint(1 + 5*i) }},
+			{"descending", "INCREMENT BY -1 MAXVALUE 10000000 START 10000000 RESTART", true, func(i int) uint { return uint(10_000_000 - i) }},
+			{"session cache", "CACHE 20", false, func(i int) uint { return uint(1 + i) }},
+			{"cycle", "CYCLE", false, func(i int) uint { return uint(1 + i) }},
+		} {
+			t.Run("sequence "+c.name, func(t *testing.T) {
+				recreate(t, db, &CopyRow{})
+				if err := db.Exec("ALTER SEQUENCE copy_rows_id_seq " + c.alter).Error; err != nil {
+					t.Fatal(err)
 				}
-			}
-			checkCopyKeys(t, db, "copy_rows", rows)
-		})
+				rows := copyRowsOf(5_000, "seq")
+				copyStatements(counter, "")
+				if err := db.Clauses(bulk.Options{BatchSize: 2_000}).Create(&rows).Error; err != nil {
+					t.Fatal(err)
+				}
+				copies := copyStatements(counter, "COPY")
+				if len(copies) != 3 {
+					t.Errorf("%d COPY statements, want 3", len(copies))
+				}
+				for _, s := range copies {
+					if written := strings.Contains(s, `"id"`); written == c.proven {
+						t.Errorf("%s: key written %v, want %v (keys proven from the sequence: %v)", s, written, !c.proven, c.proven)
+					}
+				}
+				for i, r := range rows {
+					if r.ID != c.want(i) {
+						t.Fatalf("row %d has ID %d, want %d", i, r.ID, c.want(i))
+					}
+				}
+				checkCopyKeys(t, db, "copy_rows", rows)
+			})
+		}
 
 		t.Run("given keys kept, zero keys drawn", func(t *testing.T) {
 			recreate(t, db, &CopyRow{})
@@ -425,104 +440,114 @@ func TestCopyKeys(t *testing.T) {
 			checkCopyKeys(t, db, "copy_rows", rows)
 		})
 
-		t.Run("concurrent writer", func(t *testing.T) {
-			recreate(t, db, &CopyRaceRow{})
-			writerDB := open(t) // no plugin, its own pool
-			sqlDB, err := writerDB.DB()
-			if err != nil {
-				t.Fatal(err)
-			}
-			const bulkRows, maxWriter = 200_000, 20_000
-			var (
-				wg       sync.WaitGroup
-				done     = make(chan struct{})
-				started  = make(chan struct{})
-				once     sync.Once
-				written  []string
-				writeErr error
-			)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer once.Do(func() { close(started) })
-				for i := 0; i < maxWriter; i++ {
-					select {
-					case <-done:
-						return
-					default:
-					}
-					email := fmt.Sprintf("writer%07d@example.com", i)
-					_, err := sqlDB.ExecContext(context.Background(),
-						`INSERT INTO copy_race_rows (email, name, age, score, active, status, created_at, updated_at) VALUES ($1, 'writer', 1, 1, true, 'w', now(), now())`, email)
-					if err != nil {
-						writeErr = err
-						return
-					}
-					written = append(written, email)
-					if i == 9 {
-						once.Do(func() { close(started) })
-					}
+		// The writer's keys break the run of keys the COPY draws: the rows'
+		// keys are then read from the table.
+		for _, order := range []struct{ name, alter string }{
+			{"ascending", "INCREMENT BY 1"},
+			{"descending", "INCREMENT BY -1 MAXVALUE 10000000 START 10000000 RESTART"},
+		} {
+			t.Run("concurrent writer "+order.name, func(t *testing.T) {
+				recreate(t, db, &CopyRaceRow{})
+				if err := db.Exec("ALTER SEQUENCE copy_race_rows_id_seq " + order.alter).Error; err != nil {
+					t.Fatal(err)
 				}
-			}()
-			<-started
+				writerDB := open(t) // no plugin, its own pool
+				sqlDB, err := writerDB.DB()
+				if err != nil {
+					t.Fatal(err)
+				}
+				const bulkRows, maxWriter = 200_000, 20_000
+				var (
+					wg       sync.WaitGroup
+					done     = make(chan struct{})
+					started  = make(chan struct{})
+					once     sync.Once
+					written  []string
+					writeErr error
+				)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer once.Do(func() { close(started) })
+					for i := 0; i < maxWriter; i++ {
+						select {
+						case <-done:
+							return
+						default:
+						}
+						email := fmt.Sprintf("writer%07d@example.com", i)
+						_, err := sqlDB.ExecContext(context.Background(),
+							`INSERT INTO copy_race_rows (email, name, age, score, active, status, created_at, updated_at) VALUES ($1, 'writer', 1, 1, true, 'w', now(), now())`, email)
+						if err != nil {
+							writeErr = err
+							return
+						}
+						written = append(written, email)
+						if i == 9 {
+							once.Do(func() { close(started) })
+						}
+					}
+				}()
+				<-started
 
-			rows := copyRowsOf(bulkRows, "race")
-			race := make([]CopyRaceRow, len(rows))
-			for i := range rows {
-				race[i] = CopyRaceRow(rows[i])
-			}
-			copyStatements(counter, "")
-			createErr := db.Clauses(bulk.Options{}).Create(&race).Error
-			close(done)
-			wg.Wait()
-			if createErr != nil {
-				t.Fatal(createErr)
-			}
-			if writeErr != nil {
-				t.Fatalf("writer: %v", writeErr)
-			}
-			if n := len(copyStatements(counter, "COPY")); n != 2 {
-				t.Errorf("%d COPY statements, want 2", n)
-			}
-			if len(written) == 0 {
-				t.Fatal("the writer wrote nothing")
-			}
-
-			for i := range race {
-				rows[i] = CopyRow(race[i])
-			}
-			keys := copyKeys(t, db, "copy_race_rows")
-			if want := bulkRows + len(written); len(keys) != want || count(t, db, "copy_race_rows") != int64(want) {
-				t.Errorf("table holds %d rows, want %d bulk + %d writer", len(keys), bulkRows, len(written))
-			}
-			seen := make(map[uint]string, len(keys))
-			for email, id := range keys {
-				if other, dup := seen[id]; dup {
-					t.Errorf("ID %d held by %s and %s", id, other, email)
+				rows := copyRowsOf(bulkRows, "race")
+				race := make([]CopyRaceRow, len(rows))
+				for i := range rows {
+					race[i] = CopyRaceRow(rows[i])
 				}
-				seen[id] = email
-			}
-			bad := 0
-			lo, hi := rows[0].ID, rows[0].ID
-			for i, r := range rows {
-				lo, hi = min(lo, r.ID), max(hi, r.ID)
-				if id, ok := keys[r.Email]; !ok || id != r.ID {
-					if bad++; bad <= 5 {
-						t.Errorf("row %d (%s): struct ID %d, table ID %d (present %v)", i, r.Email, r.ID, id, ok)
+				copyStatements(counter, "")
+				createErr := db.Clauses(bulk.Options{}).Create(&race).Error
+				close(done)
+				wg.Wait()
+				if createErr != nil {
+					t.Fatal(createErr)
+				}
+				if writeErr != nil {
+					t.Fatalf("writer: %v", writeErr)
+				}
+				if n := len(copyStatements(counter, "COPY")); n != 2 {
+					t.Errorf("%d COPY statements, want 2", n)
+				}
+				if len(written) == 0 {
+					t.Fatal("the writer wrote nothing")
+				}
+
+				for i := range race {
+					rows[i] = CopyRow(race[i])
+				}
+				keys := copyKeys(t, db, "copy_race_rows")
+				if want := bulkRows + len(written); len(keys) != want || count(t, db, "copy_race_rows") != int64(want) {
+					t.Errorf("table holds %d rows, want %d bulk + %d writer", len(keys), bulkRows, len(written))
+				}
+				seen := make(map[uint]string, len(keys))
+				for email, id := range keys {
+					if other, dup := seen[id]; dup {
+						t.Errorf("ID %d held by %s and %s", id, other, email)
+					}
+					seen[id] = email
+				}
+				bad := 0
+				lo, hi := rows[0].ID, rows[0].ID
+				for i, r := range rows {
+					lo, hi = min(lo, r.ID), max(hi, r.ID)
+					if id, ok := keys[r.Email]; !ok || id != r.ID {
+						if bad++; bad <= 5 {
+							t.Errorf("row %d (%s): struct ID %d, table ID %d (present %v)", i, r.Email, r.ID, id, ok)
+						}
 					}
 				}
-			}
-			inside := 0
-			for _, email := range written {
-				if id := keys[email]; id >= lo && id <= hi {
-					inside++
+				inside := 0
+				for _, email := range written {
+					if id := keys[email]; id >= lo && id <= hi {
+						inside++
+					}
 				}
-			}
-			t.Logf("writer: %d rows, %d with IDs inside the bulk's range %d-%d", len(written), inside, lo, hi)
-			if inside == 0 {
-				t.Errorf("no writer row took a key while the bulk create reserved its keys: the race was not exercised")
-			}
-		})
+				t.Logf("writer: %d rows, %d with IDs inside the bulk's range %d-%d", len(written), inside, lo, hi)
+				if inside == 0 {
+					t.Errorf("no writer row took a key while the bulk create drew its keys: the race was not exercised")
+				}
+			})
+		}
 
 		// The key's default, not the sequence the column owns, is what
 		// GORM's INSERT draws from: a serial column whose default was
@@ -617,12 +642,17 @@ func TestCopyKeys(t *testing.T) {
 			if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
 				t.Fatal(err)
 			}
-			if n := len(copyStatements(counter, "COPY")); n != 0 {
-				t.Errorf("%d COPY statements for a GENERATED ALWAYS key, want 0", n)
+			if n := len(copyStatements(counter, `COPY "copy_identity_always" ("email","name")`)); n != 1 {
+				t.Errorf("%d COPY statements leaving the GENERATED ALWAYS key to the database, want 1", n)
 			}
 			checkIdentityKeys(t, db, "copy_identity_always", rows)
 
+			// With a per-session cache the keys cannot be proven, and a
+			// GENERATED ALWAYS key cannot be written.
 			copyIdentityTable(t, db, "copy_identity_always", "ALWAYS")
+			if err := db.Exec("ALTER TABLE copy_identity_always ALTER COLUMN id SET CACHE 20").Error; err != nil {
+				t.Fatal(err)
+			}
 			rows = copyIdentityRows[CopyIdentityAlways](100)
 			err := db.Clauses(bulk.Options{Method: bulk.Copy}).Create(&rows).Error
 			if !errors.Is(err, bulk.ErrMethodUnavailable) {
@@ -636,6 +666,14 @@ func TestCopyKeys(t *testing.T) {
 					t.Fatalf("row %d given ID %d by a refused COPY", i, r.ID)
 				}
 			}
+			copyStatements(counter, "")
+			if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			if n := len(copyStatements(counter, "COPY")); n != 0 {
+				t.Errorf("%d COPY statements, want 0", n)
+			}
+			checkIdentityKeys(t, db, "copy_identity_always", rows)
 		})
 	})
 }

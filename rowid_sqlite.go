@@ -34,6 +34,10 @@ func rowidKey(db *gorm.DB) *schema.Field {
 	if s == nil || len(s.FieldsWithDefaultDBValue) != 1 {
 		return nil
 	}
+	if _, ok := db.Statement.Clauses["RETURNING"]; ok {
+		// The statement reads back columns of its own choosing.
+		return nil
+	}
 	pk := s.PrioritizedPrimaryField
 	if pk == nil || pk != s.FieldsWithDefaultDBValue[0] || !pk.Readable || len(s.PrimaryFields) != 1 {
 		return nil
@@ -86,13 +90,4 @@ func rowidKey(db *gorm.DB) *schema.Field {
 		return nil
 	}
 	return pk
-}
-
-// setRowids gives the chunk's rows the keys last-n+1 … last.
-func setRowids(tx *gorm.DB, key *schema.Field, last int64) {
-	rows := tx.Statement.ReflectValue
-	first := last - int64(rows.Len()) + 1
-	for i := 0; i < rows.Len(); i++ {
-		tx.AddError(key.Set(tx.Statement.Context, rows.Index(i), first+int64(i)))
-	}
 }
