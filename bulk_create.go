@@ -328,8 +328,13 @@ func (c *bulkCall) writeChunk(chunk reflect.Value) *gorm.DB {
 // setKeys gives row i of rows the generated key key(i), as GORM sets what
 // RETURNING hands back.
 func setKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, key func(i int) int64) error {
+	model := stmt.Schema.ModelType
+	set := planOf(model, field).setInt
 	for i := 0; i < rows.Len(); i++ {
-		if err := field.Set(stmt.Context, rows.Index(i), key(i)); err != nil {
+		row := reflect.Indirect(rows.Index(i))
+		if addr := rowAddr(model, row); set != nil && addr != nil {
+			set(addr, key(i))
+		} else if err := field.Set(stmt.Context, row, key(i)); err != nil {
 			return err
 		}
 	}

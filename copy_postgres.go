@@ -87,10 +87,13 @@ type pgSequence struct {
 	provable bool
 }
 
-// countGiven counts the rows that give f a value and those that do not.
-func countGiven(stmt *gorm.Statement, f *schema.Field, rows reflect.Value) (given, zero int) {
+// countGiven counts the rows that give the k-th database-default column a
+// value and those that do not.
+func countGiven(stmt *gorm.Statement, cols *insertColumns, k int, rows reflect.Value) (given, zero int) {
+	f, p := cols.dbDefaults[k], cols.dbPlans[k]
 	for i := 0; i < rows.Len(); i++ {
-		if _, z := f.ValueOf(stmt.Context, rows.Index(i)); z {
+		row := reflect.Indirect(rows.Index(i))
+		if _, z := read(stmt, f, p, row, rowAddr(cols.model, row)); z {
 			zero++
 		} else {
 			given++
@@ -137,16 +140,17 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options) (*copyPlan, string) {
 		return nil, "the table's columns cannot be read from the catalog"
 	}
 	rows := stmt.ReflectValue
-	written := map[*schema.Field]bool{}
-	for _, f := range plan.cols.dbDefaults {
-		written[f] = true
+	written := map[*schema.Field]int{}
+	for k, f := range plan.cols.dbDefaults {
+		written[f] = k
 	}
 	// Every column GORM would read back with RETURNING must be known
 	// without it: given by every row, or a key drawn from its sequence.
 	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
 		given, zero := 0, rows.Len()
-		if written[f] {
-			given, zero = countGiven(stmt, f, rows)
+		k, isWritten := written[f]
+		if isWritten {
+			given, zero = countGiven(stmt, &plan.cols, k, rows)
 		}
 		readBack := f.Readable && !opts.SkipReturning
 		switch {
@@ -155,7 +159,7 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options) (*copyPlan, string) {
 			if plan.seq = keySequence(db, table, f); plan.seq == nil {
 				return nil, fmt.Sprintf("key %s has a database default other than its sequence's nextval", f.DBName)
 			}
-			plan.key, plan.replaceKeys = f, !written[f]
+			plan.key, plan.replaceKeys = f, !isWritten
 			if plan.keyRun = given == 0 && plan.seq.provable; plan.keyRun {
 				continue
 			}

@@ -162,6 +162,117 @@ func TestCopyIsUsed(t *testing.T) {
 	})
 }
 
+// CopyPart is written to a partitioned table.
+type CopyPart struct {
+	ID     int64 `gorm:"primaryKey"`
+	Email  string
+	Active bool
+}
+
+// TestCopyTarget: COPY is taken only into tables where it does what GORM's
+// INSERT does. COPY applies no rules, and RETURNING reads back what BEFORE
+// INSERT row triggers change; partitioned tables take COPY.
+func TestCopyTarget(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		counter := &statementCounter{Interface: logger.Discard}
+		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
+		exec := func(t *testing.T, queries ...string) {
+			t.Helper()
+			for _, q := range queries {
+				if err := db.Exec(q).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+
+		t.Run("BEFORE INSERT trigger", func(t *testing.T) {
+			recreate(t, db, &CopyRow{})
+			exec(t, `CREATE OR REPLACE FUNCTION copy_rows_shift() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.id := NEW.id + 1000; RETURN NEW; END $$`,
+				`CREATE TRIGGER copy_rows_shift BEFORE INSERT ON copy_rows FOR EACH ROW EXECUTE FUNCTION copy_rows_shift()`)
+			t.Cleanup(func() { db.Exec("DROP TABLE IF EXISTS copy_rows"); db.Exec("DROP FUNCTION IF EXISTS copy_rows_shift") })
+
+			rows := copyRowsOf(300, "trig")
+			err := db.Clauses(bulk.Options{Method: bulk.Copy}).Create(&rows).Error
+			if !errors.Is(err, bulk.ErrMethodUnavailable) {
+				t.Errorf("forced COPY: error %v, want ErrMethodUnavailable", err)
+			}
+			copyStatements(counter, "")
+			if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			if n := len(copyStatements(counter, "COPY")); n != 0 {
+				t.Errorf("%d COPY statements, want 0", n)
+			}
+			for i, r := range rows {
+				if r.ID != uint(1001+i) {
+					t.Fatalf("row %d has ID %d, want %d as the trigger set it", i, r.ID, 1001+i)
+				}
+			}
+			checkCopyKeys(t, db, "copy_rows", rows)
+
+			// Without read-back the trigger changes nothing COPY reports.
+			exec(t, "TRUNCATE copy_rows")
+			rows = copyRowsOf(300, "trig")
+			if err := db.Clauses(bulk.Options{SkipReturning: true}).Create(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			if n := len(copyStatements(counter, "COPY")); n != 1 {
+				t.Errorf("SkipReturning: %d COPY statements, want 1", n)
+			}
+			if keys := copyKeys(t, db, "copy_rows"); len(keys) != 300 || keys[rows[0].Email] <= 1000 {
+				t.Errorf("SkipReturning: %d rows, first key %d: the trigger did not run", len(keys), keys[rows[0].Email])
+			}
+		})
+
+		t.Run("rule", func(t *testing.T) {
+			recreate(t, db, &CopyRow{})
+			exec(t, "DROP TABLE IF EXISTS copy_rule_log", "CREATE TABLE copy_rule_log (email text)",
+				"CREATE RULE copy_rows_log AS ON INSERT TO copy_rows DO ALSO INSERT INTO copy_rule_log VALUES (NEW.email)")
+			t.Cleanup(func() { db.Exec("DROP TABLE IF EXISTS copy_rows"); db.Exec("DROP TABLE IF EXISTS copy_rule_log") })
+
+			rows := copyRowsOf(300, "rule")
+			copyStatements(counter, "")
+			if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			if n := len(copyStatements(counter, "COPY")); n != 0 {
+				t.Errorf("%d COPY statements, want 0", n)
+			}
+			if n := count(t, db, "copy_rule_log"); n != 300 {
+				t.Errorf("the rule logged %d rows, want 300", n)
+			}
+			checkCopyKeys(t, db, "copy_rows", rows)
+		})
+
+		t.Run("partitioned", func(t *testing.T) {
+			exec(t, "DROP TABLE IF EXISTS copy_parts",
+				"CREATE TABLE copy_parts (id bigserial, email text NOT NULL, active boolean NOT NULL, PRIMARY KEY (id, active)) PARTITION BY LIST (active)",
+				"CREATE TABLE copy_parts_on PARTITION OF copy_parts FOR VALUES IN (true)",
+				"CREATE TABLE copy_parts_off PARTITION OF copy_parts FOR VALUES IN (false)")
+			t.Cleanup(func() { db.Exec("DROP TABLE IF EXISTS copy_parts") })
+
+			rows := make([]CopyPart, 1_000)
+			for i := range rows {
+				rows[i] = CopyPart{Email: fmt.Sprintf("part%04d@example.com", i), Active: i%3 == 0}
+			}
+			copyStatements(counter, "")
+			if err := db.Clauses(bulk.Options{BatchSize: 400}).Create(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			if n := len(copyStatements(counter, `COPY "copy_parts"`)); n != 3 {
+				t.Errorf("%d COPY statements, want 3", n)
+			}
+			var stored []CopyPart
+			if err := db.Order("id").Find(&stored).Error; err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(stored, rows) || rows[999].ID != 1000 {
+				t.Errorf("table differs from the structs: %v… vs %v…", stored[:min(3, len(stored))], rows[:3])
+			}
+		})
+	})
+}
+
 // TestCopyTransactions: rows COPY wrote inside a transaction the caller
 // rolls back, wholly or to a savepoint, are gone.
 func TestCopyTransactions(t *testing.T) {

@@ -69,11 +69,11 @@ func read(stmt *gorm.Statement, f *schema.Field, p fieldPlan, row reflect.Value,
 	return f.ValueOf(stmt.Context, row)
 }
 
-// rowAddr returns the address of a row for the plans, or nil when it has
-// none or is not of the schema's type (a Model other than the rows' type):
-// the plans' offsets hold only within the schema's type.
-func (cols *insertColumns) rowAddr(row reflect.Value) unsafe.Pointer {
-	if !row.CanAddr() || row.Type() != cols.model {
+// rowAddr returns the address of a row for the plans of model's fields, or
+// nil when it has none or is not of that type (a Model other than the rows'
+// type): the plans' offsets hold only within the schema's type.
+func rowAddr(model reflect.Type, row reflect.Value) unsafe.Pointer {
+	if !row.CanAddr() || row.Type() != model {
 		return nil
 	}
 	return row.Addr().UnsafePointer()
@@ -89,7 +89,7 @@ func consumeTrackTime(stmt *gorm.Statement) { stmt.Settings.Delete(updateTrackTi
 // on the row: a zero field takes its `default:` value, and a field that
 // takes NowFunc() (see takesNow) gets it, written back into the row.
 func (cols *insertColumns) values(stmt *gorm.Statement, row reflect.Value, dst []any) {
-	addr := cols.rowAddr(row)
+	addr := rowAddr(cols.model, row)
 	for j, f := range cols.fields {
 		p := cols.plans[j]
 		v, zero := read(stmt, f, p, row, addr)
@@ -140,7 +140,7 @@ func createValues(stmt *gorm.Statement, rows reflect.Value) clause.Values {
 		}
 		row := backing[i*width : (i+1)*width]
 		cols.values(stmt, rv, row)
-		addr := cols.rowAddr(rv)
+		addr := rowAddr(cols.model, rv)
 		for k, f := range cols.dbDefaults {
 			if v, zero := read(stmt, f, cols.dbPlans[k], rv, addr); !zero {
 				present[k] = true

@@ -309,6 +309,18 @@ func parityCases() []parityCase {
 			}
 			return &r
 		}},
+		// RETURNING * reads back what the database stored: PostgreSQL and
+		// MySQL keep microseconds of the nanoseconds given.
+		{name: "returning all", noCopy: "the statement's own RETURNING", model: &ParityBasic{}, rows: func() any {
+			r := parityBasicRows(20)
+			for i := range r {
+				born := time.Date(1990, 5, 17, 8, 0, 0, 123456789+i, time.UTC)
+				r[i].Born = &born
+			}
+			return &r
+		}, create: func(db *gorm.DB, rows any) *gorm.DB {
+			return db.Clauses(clause.Returning{}).Create(rows)
+		}},
 		{name: "upsert all", noCopy: "ON CONFLICT", model: &ParityKeys{}, rows: func() any {
 			r := make([]ParityKeys, 10)
 			for i := range r {

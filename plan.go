@@ -25,6 +25,9 @@ type fieldPlan struct {
 	read fieldReader
 	// setTime, for a time.Time field, assigns a time as GORM's setter does.
 	setTime func(row unsafe.Pointer, t time.Time)
+	// setInt, for an integer field, assigns a generated key as GORM's
+	// setter assigns an int64: converted to the field's type.
+	setInt func(row unsafe.Pointer, v int64)
 }
 
 // plans caches a fieldPlan per GORM field (GORM caches schemas, and so
@@ -63,7 +66,30 @@ func newFieldPlan(model reflect.Type, f *schema.Field) fieldPlan {
 			setTime: func(row unsafe.Pointer, v time.Time) { *(*time.Time)(unsafe.Add(row, offset)) = v },
 		}
 	}
-	return fieldPlan{read: readerAt(t, offset)}
+	return fieldPlan{read: readerAt(t, offset), setInt: intSetterAt(t, offset)}
+}
+
+// intSetterAt returns the int64 setter of an integer type at offset, or nil.
+func intSetterAt(t reflect.Type, offset uintptr) func(unsafe.Pointer, int64) {
+	switch t {
+	case reflect.TypeFor[int]():
+		return setIntAt[int](offset)
+	case reflect.TypeFor[int64]():
+		return setIntAt[int64](offset)
+	case reflect.TypeFor[int32]():
+		return setIntAt[int32](offset)
+	case reflect.TypeFor[uint]():
+		return setIntAt[uint](offset)
+	case reflect.TypeFor[uint64]():
+		return setIntAt[uint64](offset)
+	case reflect.TypeFor[uint32]():
+		return setIntAt[uint32](offset)
+	}
+	return nil
+}
+
+func setIntAt[T int | int64 | int32 | uint | uint64 | uint32](offset uintptr) func(unsafe.Pointer, int64) {
+	return func(row unsafe.Pointer, v int64) { *(*T)(unsafe.Add(row, offset)) = T(v) }
 }
 
 // readerAt returns the reader of a builtin type at offset, or nil.
