@@ -122,7 +122,7 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		db.AddError(err)
 		return
 	}
-	if opts.Method != Values {
+	if opts.Method == Copy || (opts.Method == AnyMethod && total >= copyMinRows) {
 		plan, why := p.planCopy(db, opts)
 		switch {
 		case plan != nil:

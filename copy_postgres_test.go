@@ -162,6 +162,32 @@ func TestCopyIsUsed(t *testing.T) {
 	})
 }
 
+// TestCopyFewRows: the automatic choice leaves statements of a few hundred
+// rows to the statement path, whose one round trip beats COPY's several
+// there; Method: Copy still copies them.
+func TestCopyFewRows(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		counter := &statementCounter{Interface: logger.Discard}
+		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
+		for _, c := range []struct {
+			rows   int
+			method bulk.Method
+			copies int
+		}{{499, bulk.AnyMethod, 0}, {500, bulk.AnyMethod, 1}, {20, bulk.Copy, 1}} {
+			recreate(t, db, &CopyRow{})
+			rows := copyRowsOf(c.rows, "few")
+			copyStatements(counter, "")
+			if err := db.Clauses(bulk.Options{Method: c.method}).Create(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			if n := len(copyStatements(counter, "COPY")); n != c.copies {
+				t.Errorf("%d rows, method %v: %d COPY statements, want %d", c.rows, c.method, n, c.copies)
+			}
+			checkCopyKeys(t, db, "copy_rows", rows)
+		}
+	})
+}
+
 // CopyPart is written to a partitioned table.
 type CopyPart struct {
 	ID     int64 `gorm:"primaryKey"`
@@ -212,14 +238,14 @@ func TestCopyTarget(t *testing.T) {
 
 			// Without read-back the trigger changes nothing COPY reports.
 			exec(t, "TRUNCATE copy_rows")
-			rows = copyRowsOf(300, "trig")
+			rows = copyRowsOf(600, "trig")
 			if err := db.Clauses(bulk.Options{SkipReturning: true}).Create(&rows).Error; err != nil {
 				t.Fatal(err)
 			}
 			if n := len(copyStatements(counter, "COPY")); n != 1 {
 				t.Errorf("SkipReturning: %d COPY statements, want 1", n)
 			}
-			if keys := copyKeys(t, db, "copy_rows"); len(keys) != 300 || keys[rows[0].Email] <= 1000 {
+			if keys := copyKeys(t, db, "copy_rows"); len(keys) != 600 || keys[rows[0].Email] <= 1000 {
 				t.Errorf("SkipReturning: %d rows, first key %d: the trigger did not run", len(keys), keys[rows[0].Email])
 			}
 		})

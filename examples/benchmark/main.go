@@ -91,24 +91,31 @@ func run(ctx context.Context, o options) error {
 
 	template := makeUsers(o.rows)
 	bar := newProgress(total)
-	var results []result
-	for _, s := range plan {
-		if s.skip != "" {
-			results = append(results, result{Method: s.m.name, Skipped: s.skip})
-			continue
-		}
-		runs := make([]measurement, 0, o.reps)
-		for rep := 1; rep <= o.reps; rep++ {
+	// Each rep runs every method once, so the drift of a shared machine
+	// over the run falls on all methods alike.
+	runs := make([][]measurement, len(plan))
+	for rep := 1; rep <= o.reps; rep++ {
+		for i, s := range plan {
+			if s.skip != "" {
+				continue
+			}
 			bar.Describe(fmt.Sprintf("%-32s %d/%d", s.m.name, rep, o.reps))
 			r, err := b.runOnce(ctx, s.m, template[:s.rows])
 			if err != nil {
 				bar.Exit()
 				return fmt.Errorf("%s, run %d: %w", s.m.name, rep, err)
 			}
-			runs = append(runs, r)
+			runs[i] = append(runs[i], r)
 			bar.Add(s.rows)
 		}
-		results = append(results, summarize(s.m, o.rows, runs))
+	}
+	var results []result
+	for i, s := range plan {
+		if s.skip != "" {
+			results = append(results, result{Method: s.m.name, Skipped: s.skip})
+			continue
+		}
+		results = append(results, summarize(s.m, o.rows, runs[i]))
 	}
 	bar.Finish()
 
