@@ -22,7 +22,7 @@ import (
 // nothing back, so the plugin takes it only where GORM's RETURNING would
 // bring back nothing it cannot learn otherwise:
 //   - a generated key comes from the key's sequence (serial, bigserial or
-//     an identity column), see keyRun and reserveKeys;
+//     an identity column), see Keys below;
 //   - any other column with a database default must be given by every row
 //     (or left to the database by every row under SkipReturning);
 //   - no value may be SQL rather than data (a field whose type is a

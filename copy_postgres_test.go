@@ -93,7 +93,7 @@ func checkCopyKeys(t *testing.T, db *gorm.DB, table string, rows []CopyRow) {
 }
 
 // TestCopyIsUsed checks that a plain struct create on PostgreSQL is one
-// COPY into the statement's table and that the keys it reserves are the
+// COPY into the statement's table and that the keys it gives are the
 // table's.
 func TestCopyIsUsed(t *testing.T) {
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
@@ -486,7 +486,7 @@ func TestCopyUniqueViolation(t *testing.T) {
 	})
 }
 
-// TestCopyKeys checks the keys COPY reserves from the key's sequence.
+// TestCopyKeys checks the keys COPY gets from the key's sequence.
 func TestCopyKeys(t *testing.T) {
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
@@ -1206,8 +1206,8 @@ func TestCopyMemoryFlat(t *testing.T) {
 		if large.bytes > small.bytes*1.25 || large.bytes < small.bytes*0.75 {
 			t.Errorf("bytes per row: %.1f for 200,000 rows, %.1f for 20,000", large.bytes, small.bytes)
 		}
-		// The reserved keys of a chunk take 8-24 B a row; a [][]any of the
-		// rows' 9 values takes over 160.
+		// Keys drawn ahead take 8-24 B a row of a chunk (proven keys none);
+		// a [][]any of the rows' 9 values takes over 160.
 		if large.held > 100 {
 			t.Errorf("the call held %.1f B per row of 200,000 beyond its input", large.held)
 		}
