@@ -1140,14 +1140,14 @@ func TestCopyColumnTypes(t *testing.T) {
 }
 
 // TestCopyMemoryFlat: a COPY's allocations grow with its rows, not
-// faster: the per-row allocation count and bytes of 200,000 rows are
+// faster: the per-row allocation count and bytes of 1,000,000 rows are
 // within 25% of those of 20,000 rows. Those ratios stay flat for a buffer
 // of every row too (it is O(n) as well), so the live heap is also sampled
 // at each GC during the call: what the call holds beyond the input must
 // stay far below a copy of the rows' values.
 func TestCopyMemoryFlat(t *testing.T) {
 	if testing.Short() {
-		t.Skip("loads 220,000 rows")
+		t.Skip("loads 1,020,000 rows")
 	}
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
@@ -1197,19 +1197,19 @@ func TestCopyMemoryFlat(t *testing.T) {
 			}
 		}
 		measure(2_000) // warm the pool and the statement caches
-		small, large := measure(20_000), measure(200_000)
-		t.Logf("per row: 20,000 rows %.2f allocs, %.1f B, %.1f B held; 200,000 rows %.2f allocs, %.1f B, %.1f B held",
+		small, large := measure(20_000), measure(1_000_000)
+		t.Logf("per row: 20,000 rows %.2f allocs, %.1f B, %.1f B held; 1,000,000 rows %.2f allocs, %.1f B, %.1f B held",
 			small.mallocs, small.bytes, small.held, large.mallocs, large.bytes, large.held)
 		if large.mallocs > small.mallocs*1.25 || large.mallocs < small.mallocs*0.75 {
-			t.Errorf("allocations per row: %.2f for 200,000 rows, %.2f for 20,000", large.mallocs, small.mallocs)
+			t.Errorf("allocations per row: %.2f for 1,000,000 rows, %.2f for 20,000", large.mallocs, small.mallocs)
 		}
 		if large.bytes > small.bytes*1.25 || large.bytes < small.bytes*0.75 {
-			t.Errorf("bytes per row: %.1f for 200,000 rows, %.1f for 20,000", large.bytes, small.bytes)
+			t.Errorf("bytes per row: %.1f for 1,000,000 rows, %.1f for 20,000", large.bytes, small.bytes)
 		}
 		// Keys drawn ahead take 8-24 B a row of a chunk (proven keys none);
 		// a [][]any of the rows' 9 values takes over 160.
 		if large.held > 100 {
-			t.Errorf("the call held %.1f B per row of 200,000 beyond its input", large.held)
+			t.Errorf("the call held %.1f B per row of 1,000,000 beyond its input", large.held)
 		}
 	})
 }
