@@ -107,6 +107,7 @@ type bulkCall struct {
 	rowid  *schema.Field
 	types  map[string]pgColumn // PostgreSQL's catalog, for unnest
 	sql    sqlCache
+	now    time.Time // the statement's one reading of the clock
 }
 
 // bulkCreate writes the statement's rows with COPY where planCopy allows
@@ -122,8 +123,11 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		db.AddError(err)
 		return
 	}
+	// GORM reads the clock once per statement: every chunk's rows get the
+	// time the single statement would give them.
+	now := db.NowFunc()
 	if opts.Method == Copy || (opts.Method == AnyMethod && total >= copyMinRows) {
-		plan, why := p.planCopy(db, opts)
+		plan, why := p.planCopy(db, opts, now)
 		switch {
 		case plan != nil:
 			p.copyCreate(db, plan, opts)
@@ -134,13 +138,13 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		}
 	}
 
-	call := &bulkCall{db: db, opts: opts, conn: &chunkConn{ConnPool: stmt.ConnPool, limits: p.limits}, create: p.original}
+	call := &bulkCall{db: db, opts: opts, conn: &chunkConn{ConnPool: stmt.ConnPool, limits: p.limits}, create: p.original, now: now}
 	defer call.conn.close()
 	if p.limits.rowid && !opts.SkipReturning && !db.DryRun {
 		call.rowid = rowidKey(db)
 	}
 	if p.limits.unnest && !db.DryRun && p.limits.buildsAhead(stmt, rows) {
-		call.types = p.tableColumns(db)
+		call.types = tableColumns(db)
 	}
 
 	size := p.rowsPerStatement(stmt, opts)
@@ -235,7 +239,7 @@ func paramsPerRow(stmt *gorm.Statement) int {
 	if stmt.Schema == nil || first.Kind() != reflect.Struct {
 		return 1
 	}
-	cols := newInsertColumns(stmt)
+	cols := newInsertColumns(stmt, time.Time{})
 	count := len(cols.fields)
 	for _, f := range cols.dbDefaults {
 		if _, zero := f.ValueOf(stmt.Context, first); !zero {
@@ -249,7 +253,9 @@ func paramsPerRow(stmt *gorm.Statement) int {
 // that shares the statement's clauses, selections, context and transaction.
 func (c *bulkCall) writeChunk(chunk reflect.Value) *gorm.DB {
 	db, conn := c.db, c.conn
-	tx := db.Session(&gorm.Session{Context: db.Statement.Context})
+	// GORM's own conversion (maps, upserts) reads NowFunc per chunk: give
+	// it the statement's one reading.
+	tx := db.Session(&gorm.Session{Context: db.Statement.Context, NowFunc: func() time.Time { return c.now }})
 	stmt := tx.Statement
 	// The clone carries the SQL the statement holds, which under DryRun is
 	// the previous chunks'.
@@ -265,7 +271,7 @@ func (c *bulkCall) writeChunk(chunk reflect.Value) *gorm.DB {
 		ahead  = conn.limits.buildsAhead(stmt, chunk)
 	)
 	if ahead {
-		values = createValues(stmt, stmt.ReflectValue)
+		values = createValues(stmt, stmt.ReflectValue, c.now)
 	}
 	// Where rowids are the keys, a chunk that leaves every key to the
 	// database (its values have no key column) takes them from

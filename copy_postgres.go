@@ -109,7 +109,7 @@ func countGiven(stmt *gorm.Statement, cols *insertColumns, k int, rows reflect.V
 
 // planCopy returns how to copy the statement's rows, or why COPY cannot
 // give GORM's result.
-func (p *Plugin) planCopy(db *gorm.DB, opts Options) (*copyPlan, string) {
+func (p *Plugin) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, string) {
 	stmt := db.Statement
 	switch {
 	case !p.limits.copy:
@@ -133,16 +133,17 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options) (*copyPlan, string) {
 	if why := copyTarget(db, table, readsBack(stmt, opts)); why != "" {
 		return nil, why
 	}
-	plan := &copyPlan{cols: newInsertColumns(stmt), table: table}
+	catalog := tableColumns(db)
+	if catalog == nil {
+		return nil, "the table's columns cannot be read from the catalog"
+	}
+	plan := &copyPlan{cols: newInsertColumns(stmt, now), table: table}
+	var valued []*schema.Field // fields whose values alone tell their kind
 	for _, f := range plan.cols.fields {
-		if why := sqlValued(f); why != "" {
+		if why := copyable(f, catalog, &valued); why != "" {
 			return nil, why
 		}
 		plan.columns = append(plan.columns, f.DBName)
-	}
-	catalog := p.tableColumns(db)
-	if catalog == nil {
-		return nil, "the table's columns cannot be read from the catalog"
 	}
 	rows := stmt.ReflectValue
 	written := map[*schema.Field]int{}
@@ -176,13 +177,53 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options) (*copyPlan, string) {
 		default:
 			return nil, fmt.Sprintf("column %s takes a database default that only RETURNING can read back", f.DBName)
 		}
-		if why := sqlValued(f); why != "" {
+		if why := copyable(f, catalog, &valued); why != "" {
 			return nil, why
 		}
 		plan.given = append(plan.given, f)
 		plan.columns = append(plan.columns, f.DBName)
 	}
+	if why := valuesCopyable(stmt, rows, valued, catalog); why != "" {
+		return nil, why
+	}
 	return plan, ""
+}
+
+// copyable says why binary COPY cannot write a field's values as GORM's
+// parameters write them, or "". A field whose type leaves the values'
+// kind open (a serializer, a Valuer of its own) is appended to valued, for
+// valuesCopyable to check each value.
+func copyable(f *schema.Field, catalog map[string]pgColumn, valued *[]*schema.Field) string {
+	if why := sqlValued(f); why != "" {
+		return why
+	}
+	col, ok := catalog[f.DBName]
+	if !ok {
+		return fmt.Sprintf("column %s is not in the table", f.DBName)
+	}
+	k, known := fieldKind(f)
+	switch {
+	case !known:
+		*valued = append(*valued, f)
+	case !col.natural(k):
+		return fmt.Sprintf("column %s is %s and field %s is %s: binary COPY would encode its values in the client, where GORM's parameters go as the server parses them", f.DBName, col.cast, f.Name, f.FieldType)
+	}
+	return ""
+}
+
+// valuesCopyable says why some row's value of a valued field cannot go by
+// binary COPY (see copyable), or "".
+func valuesCopyable(stmt *gorm.Statement, rows reflect.Value, valued []*schema.Field, catalog map[string]pgColumn) string {
+	for _, f := range valued {
+		col := catalog[f.DBName]
+		for i := 0; i < rows.Len(); i++ {
+			v, _ := f.ValueOf(stmt.Context, reflect.Indirect(rows.Index(i)))
+			if dv, k := driverValue(v); k != kindNull && !col.natural(k) {
+				return fmt.Sprintf("column %s is %s and row %d's %s holds %T: binary COPY would encode it in the client, where GORM's parameter goes as the server parses it", f.DBName, col.cast, i, f.Name, dv)
+			}
+		}
+	}
+	return ""
 }
 
 // sqlValued says why a field's values may be SQL rather than data, or "".
@@ -213,18 +254,19 @@ func readsBack(stmt *gorm.Statement, opts Options) bool {
 }
 
 // copyTarget says why COPY into the table would not do what GORM's INSERT
-// does, or "". COPY applies no rules, and a BEFORE INSERT row trigger may
-// change the values RETURNING would read back, which COPY cannot see.
+// does, or "". COPY applies no rules, refuses a table whose row-level
+// security applies to the user, and cannot see what a BEFORE INSERT row
+// trigger changes in the values RETURNING would read back.
 func copyTarget(db *gorm.DB, table pgx.Identifier, readsBack bool) string {
 	const query = `
-SELECT c.relkind IN ('r', 'p'), c.relhasrules,
+SELECT c.relkind IN ('r', 'p'), c.relhasrules, row_security_active(c.oid),
        EXISTS (SELECT FROM pg_trigger t
                 WHERE (t.tgrelid = c.oid OR t.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid)))
                   AND t.tgtype & 7 = 7 AND t.tgenabled <> 'D')
   FROM pg_class c WHERE c.oid = to_regclass($1)`
-	var plain, rules, triggers bool
+	var plain, rules, rls, triggers bool
 	stmt := db.Statement
-	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query, table.Sanitize()).Scan(&plain, &rules, &triggers); err != nil {
+	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query, table.Sanitize()).Scan(&plain, &rules, &rls, &triggers); err != nil {
 		return "the table cannot be read from the catalog"
 	}
 	switch {
@@ -232,6 +274,8 @@ SELECT c.relkind IN ('r', 'p'), c.relhasrules,
 		return "the target is not a table"
 	case rules:
 		return "the table has rules, which COPY does not apply"
+	case rls:
+		return "row-level security applies to the table, and COPY FROM refuses it"
 	case triggers && readsBack:
 		return "the table has BEFORE INSERT row triggers, which may change what RETURNING reads back"
 	}

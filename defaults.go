@@ -29,13 +29,14 @@ type insertColumns struct {
 }
 
 // newInsertColumns resolves the statement's columns once, from its Select
-// and Omit, as ConvertToCreateValues does for each statement. Save's
+// and Omit, as ConvertToCreateValues does for each statement. now is what
+// timestamps take: GORM reads the clock once per statement, so one Create
+// gives every row the same time however many chunks write them. Save's
 // "gorm:update_track_time" setting is read here; GORM drops it once the
 // statement's values are taken (see consumeTrackTime).
-func newInsertColumns(stmt *gorm.Statement) insertColumns {
+func newInsertColumns(stmt *gorm.Statement, now time.Time) insertColumns {
 	selected, restricted := stmt.SelectAndOmitColumns(true, false)
 	_, updateTrackTime := stmt.Get(updateTrackTime)
-	now := stmt.DB.NowFunc()
 	cols := insertColumns{model: stmt.Schema.ModelType, now: now, nowValue: now, updateTrackTime: updateTrackTime}
 	for _, name := range stmt.Schema.DBNames {
 		f := stmt.Schema.FieldsByDBName[name]
@@ -124,8 +125,8 @@ func (cols *insertColumns) takesNow(f *schema.Field, zero bool) bool {
 // structs, with the same effects on the rows. GORM's version looks each
 // field up by name and allocates a slice for every row; this one resolves
 // the columns once and gives all rows one backing array.
-func createValues(stmt *gorm.Statement, rows reflect.Value) clause.Values {
-	cols := newInsertColumns(stmt)
+func createValues(stmt *gorm.Statement, rows reflect.Value, now time.Time) clause.Values {
+	cols := newInsertColumns(stmt, now)
 	consumeTrackTime(stmt)
 	nFields := len(cols.fields)
 	n, width := rows.Len(), nFields+len(cols.dbDefaults)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 )
 
@@ -78,13 +79,22 @@ func discoverLimits(db *gorm.DB) (limits, bool) {
 			packet = int(v)
 		}
 		// Leave room for the protocol's own framing of each argument.
-		return limits{maxParams: 65535, targetParams: 8192, maxBytes: packet - packet/16, prepare: true, gormCreate: true, lastInsertID: true}, true
+		return limits{maxParams: 65535, targetParams: 8192, maxBytes: packet - packet/16, prepare: !interpolates(db), gormCreate: true, lastInsertID: true}, true
 	case "sqlserver":
 		// 2,100 parameters per request, two of which go-mssqldb's
 		// sp_executesql call takes for the statement and its declarations.
 		return limits{maxParams: 2100 - 2, maxRows: 1000}, true
 	}
 	return limits{}, false
+}
+
+// interpolates reports whether go-sql-driver/mysql writes arguments into the
+// statement's text (interpolateParams=true). GORM's statements then go as
+// text, and a prepared statement, whose arguments travel in binary, could
+// store a value differently (a float into a DECIMAL, a time's fraction).
+func interpolates(db *gorm.DB) bool {
+	d, ok := db.Dialector.(*mysql.Dialector)
+	return ok && d.Config != nil && d.DSNConfig != nil && d.DSNConfig.InterpolateParams
 }
 
 // sqliteVariableLimit asks the driver for the connection's variable limit

@@ -1,133 +1,124 @@
 package bulk
 
 import (
-	"strings"
+	"strconv"
 
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
 // On PostgreSQL a chunk is written as
 //
-//	INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], $2::bigint[]) RETURNING id
+//	INSERT INTO t (a, b, c) SELECT u.c1, u.c2, u.c3::inet
+//	  FROM unnest($1::bigint[], $2::character varying[], $3::text[]) AS u(c1, c2, c3) RETURNING id
 //
 // one array parameter per column rather than one parameter per value. The
 // server plans a handful of parameters instead of thousands and the arrays
 // travel in binary: measured here, 1.6× the rows per second of the same
 // rows as a VALUES list. The rows keep their order (RETURNING hands the
-// keys back in it, as for VALUES), and each array is cast to its column's
-// type, so values are stored exactly as a VALUES list would store them.
-// Chunks that need DEFAULT for a missing value, or hold values GORM writes
-// as SQL (expressions), stay with VALUES.
+// keys back in it, as for VALUES). Each array carries its column's values
+// as GORM's parameters would carry them (encode_postgres.go): in binary as
+// the column's base type, or as text the server casts to the column's
+// type; either way the INSERT then assigns them to the column under the
+// rules it applies to parameters, so an over-long string fails as it fails
+// for GORM rather than being cut to the column's length. Chunks that need
+// DEFAULT for a missing value, hold values GORM writes as SQL
+// (expressions), or hold values that fit neither form stay with VALUES.
 
-// pgColumn is what the catalog says of a column.
-type pgColumn struct {
-	typ      string // its type as SQL, for array casts
-	identity string // pg_attribute.attidentity: "a" ALWAYS, "d" BY DEFAULT, ""
-}
+// arrayWay is how a column's values travel in an array.
+type arrayWay byte
 
-// pgTable returns the statement's table as a pgx identifier. GORM keeps
-// the schema of db.Table("schema.table") only in TableExpr; a table
-// expression that is not a plain name (an alias, a subquery) reports false.
-func pgTable(stmt *gorm.Statement) (pgx.Identifier, bool) {
-	if stmt.TableExpr == nil {
-		return pgx.Identifier{stmt.Table}, stmt.Table != ""
-	}
-	if len(stmt.TableExpr.Vars) > 0 {
-		return nil, false
-	}
-	parts := strings.Split(stmt.TableExpr.SQL, ".")
-	for i, part := range parts {
-		parts[i] = strings.Trim(part, `"`)
-	}
-	// Only a name quotes back to the text it came from.
-	if stmt.Quote(strings.Join(parts, ".")) != stmt.TableExpr.SQL {
-		return nil, false
-	}
-	return pgx.Identifier(parts), true
-}
+const (
+	binaryArray arrayWay = 'b' // as the column's base type
+	textArray   arrayWay = 't' // as text, cast by the server
+)
 
-// tableColumns reads the statement's table's columns from the catalog, or
-// returns nil when they cannot be read; the chunks then use VALUES.
-func (p *Plugin) tableColumns(db *gorm.DB) map[string]pgColumn {
-	stmt := db.Statement
-	table, ok := pgTable(stmt)
-	if !ok {
-		return nil
-	}
-	rows, err := stmt.ConnPool.QueryContext(stmt.Context,
-		`SELECT attname, format_type(atttypid, atttypmod), attidentity::text FROM pg_attribute
-		  WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, table.Sanitize())
-	if err != nil {
-		return nil
-	}
-	defer rows.Close()
-	columns := map[string]pgColumn{}
-	for rows.Next() {
-		var name string
-		var col pgColumn
-		if rows.Scan(&name, &col.typ, &col.identity) != nil {
-			return nil
-		}
-		columns[name] = col
-	}
-	if rows.Err() != nil || len(columns) == 0 {
-		return nil
-	}
-	return columns
-}
-
-// unnestable reports whether every column's type is known.
-func unnestable(values clause.Values, types map[string]pgColumn) bool {
+// columnArrays returns one array per column and the way each travels, or
+// false when the table's columns are unknown or some column's values fit
+// no way.
+func columnArrays(values clause.Values, types map[string]pgColumn) ([]any, []arrayWay, bool) {
 	if types == nil {
-		return false
+		return nil, nil, false
 	}
-	for _, col := range values.Columns {
-		if _, ok := types[col.Name]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// columnArrays turns the chunk's rows into one slice per column.
-func columnArrays(values clause.Values) []any {
 	arrays := make([]any, len(values.Columns))
-	for i := range values.Columns {
-		column := make([]any, len(values.Values))
-		for r, row := range values.Values {
-			column[r] = row[i]
+	ways := make([]arrayWay, len(values.Columns))
+	for i, c := range values.Columns {
+		col, ok := types[c.Name]
+		if !ok {
+			return nil, nil, false
 		}
-		arrays[i] = column
+		column := make([]any, len(values.Values))
+		var way arrayWay
+		for r, row := range values.Values {
+			v, k := driverValue(row[i])
+			var w arrayWay
+			switch {
+			case k == kindNull:
+				continue
+			case col.natural(k):
+				w = binaryArray
+			case k == kindString:
+				w = textArray
+			default:
+				return nil, nil, false
+			}
+			if way != 0 && way != w {
+				return nil, nil, false
+			}
+			way, column[r] = w, v
+		}
+		if way == 0 {
+			// Only NULLs: text casts to every type.
+			way = textArray
+		}
+		arrays[i], ways[i] = column, way
 	}
-	return arrays
+	return arrays, ways, true
 }
 
-// buildUnnest writes the chunk's INSERT with one array per column. Values
-// must be plain (see plainValues) and every column's type known.
-func buildUnnest(stmt *gorm.Statement, values clause.Values, types map[string]pgColumn) {
+// buildUnnest writes the chunk's INSERT with one array per column, as
+// columnArrays made them.
+func buildUnnest(stmt *gorm.Statement, columns []clause.Column, arrays []any, ways []arrayWay, types map[string]pgColumn) {
 	addCreateClauses(stmt)
 	stmt.AddClauseIfNotExists(clause.Insert{})
 	stmt.Build("INSERT")
 	stmt.WriteString(" (")
-	for i, col := range values.Columns {
+	for i, col := range columns {
 		if i > 0 {
 			stmt.WriteByte(',')
 		}
 		stmt.WriteQuoted(col)
 	}
-	stmt.WriteString(") SELECT * FROM unnest(")
-	for i, array := range columnArrays(values) {
+	stmt.WriteString(") SELECT ")
+	for i, col := range columns {
+		if i > 0 {
+			stmt.WriteByte(',')
+		}
+		stmt.WriteString("u.c" + strconv.Itoa(i+1))
+		if ways[i] == textArray {
+			stmt.WriteString("::" + types[col.Name].cast)
+		}
+	}
+	stmt.WriteString(" FROM unnest(")
+	for i, array := range arrays {
 		if i > 0 {
 			stmt.WriteByte(',')
 		}
 		// AddVar would expand a slice into a list; an array is one value.
 		stmt.Vars = append(stmt.Vars, array)
 		stmt.DB.Dialector.BindVarTo(stmt, stmt, array)
-		stmt.WriteString("::")
-		stmt.WriteString(types[values.Columns[i].Name].typ)
-		stmt.WriteString("[]")
+		if ways[i] == textArray {
+			stmt.WriteString("::text[]")
+		} else {
+			stmt.WriteString("::" + types[columns[i].Name].cast + "[]")
+		}
+	}
+	stmt.WriteString(") AS u(")
+	for i := range columns {
+		if i > 0 {
+			stmt.WriteByte(',')
+		}
+		stmt.WriteString("c" + strconv.Itoa(i+1))
 	}
 	stmt.WriteByte(')')
 	if _, ok := stmt.Clauses["RETURNING"]; ok {

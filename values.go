@@ -40,17 +40,21 @@ type sqlCache struct {
 }
 
 // buildInsert writes the chunk's INSERT into stmt as GORM's create handler
-// would, or with a column array per column where types has every column's
-// type, reusing the cached text where the chunk's shape allows.
+// would, or with an array per column where types has every column's type
+// and the values fit arrays (see columnArrays), reusing the cached text
+// where the chunk's shape allows.
 func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool, types map[string]pgColumn) {
 	if !plainValues(values) {
 		buildInsert(stmt, values)
 		return
 	}
-	unnest := unnestable(values, types)
+	arrays, ways, unnest := columnArrays(values, types)
 	var key strings.Builder
-	for _, col := range values.Columns {
+	for i, col := range values.Columns {
 		key.WriteString(col.Name)
+		if unnest {
+			key.WriteByte(byte(ways[i]))
+		}
 		key.WriteByte(',')
 	}
 	rows := len(values.Values)
@@ -62,14 +66,14 @@ func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipR
 	switch {
 	case key.String() == c.key && unnest:
 		stmt.SQL.WriteString(c.sql)
-		stmt.Vars = columnArrays(values)
+		stmt.Vars = arrays
 		return
 	case key.String() == c.key:
 		stmt.SQL.WriteString(c.sql)
 		stmt.Vars = flatVars(values)
 		return
 	case unnest:
-		buildUnnest(stmt, values, types)
+		buildUnnest(stmt, values.Columns, arrays, ways, types)
 	default:
 		buildInsert(stmt, values)
 	}

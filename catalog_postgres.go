@@ -1,0 +1,93 @@
+package bulk
+
+import (
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
+)
+
+// pgColumn is what the catalog says of a column.
+type pgColumn struct {
+	// cast is the column's type as SQL with no modifier, and for a domain
+	// its base type's: what an array element is cast to before the
+	// column's own assignment rules (length, precision, domain checks)
+	// apply to it, as they apply to GORM's parameters. A cast to the
+	// column's full type would truncate where the INSERT errors.
+	cast string
+	// builtin is the base type's name where it is one of PostgreSQL's own
+	// (pg_catalog's typname: "int4", "varchar", …), else "".
+	builtin string
+	// domain is set for a column whose type is a domain. pgx knows no
+	// domain, so GORM's parameters for it travel as text, whatever their
+	// Go type.
+	domain   bool
+	identity string // pg_attribute.attidentity: "a" ALWAYS, "d" BY DEFAULT, ""
+}
+
+// pgTable returns the statement's table as a pgx identifier. GORM keeps
+// the schema of db.Table("schema.table") only in TableExpr; a table
+// expression that is not a plain name (an alias, a subquery) reports false.
+func pgTable(stmt *gorm.Statement) (pgx.Identifier, bool) {
+	if stmt.TableExpr == nil {
+		return pgx.Identifier{stmt.Table}, stmt.Table != ""
+	}
+	if len(stmt.TableExpr.Vars) > 0 {
+		return nil, false
+	}
+	parts := strings.Split(stmt.TableExpr.SQL, ".")
+	for i, part := range parts {
+		parts[i] = strings.Trim(part, `"`)
+	}
+	// Only a name quotes back to the text it came from.
+	if stmt.Quote(strings.Join(parts, ".")) != stmt.TableExpr.SQL {
+		return nil, false
+	}
+	return pgx.Identifier(parts), true
+}
+
+// tableColumnsQuery follows each column's domains down to the base type.
+// format_type with typmod -1 names a type with no modifier in a form that
+// casts to the type itself: "bpchar" and "bit" rather than character(1)
+// and bit(1).
+const tableColumnsQuery = `
+WITH RECURSIVE col AS (
+SELECT a.attname, a.attidentity::text AS identity, a.atttypid AS typ, false AS domain
+  FROM pg_attribute a
+ WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL
+SELECT col.attname, col.identity, t.typbasetype, true
+  FROM col JOIN pg_type t ON t.oid = col.typ AND t.typtype = 'd'
+)
+SELECT col.attname, col.identity, col.domain, format_type(col.typ, -1),
+       CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace THEN t.typname::text ELSE '' END
+  FROM col JOIN pg_type t ON t.oid = col.typ
+ WHERE t.typtype <> 'd'`
+
+// tableColumns reads the statement's table's columns from the catalog, or
+// returns nil when they cannot be read; the chunks then use VALUES.
+func tableColumns(db *gorm.DB) map[string]pgColumn {
+	stmt := db.Statement
+	table, ok := pgTable(stmt)
+	if !ok {
+		return nil
+	}
+	rows, err := stmt.ConnPool.QueryContext(stmt.Context, tableColumnsQuery, table.Sanitize())
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	columns := map[string]pgColumn{}
+	for rows.Next() {
+		var name string
+		var col pgColumn
+		if rows.Scan(&name, &col.identity, &col.domain, &col.cast, &col.builtin) != nil {
+			return nil
+		}
+		columns[name] = col
+	}
+	if rows.Err() != nil || len(columns) == 0 {
+		return nil
+	}
+	return columns
+}
