@@ -180,6 +180,9 @@ type parityCase struct {
 func parityCases() []parityCase {
 	return []parityCase{
 		{name: "basic", model: &ParityBasic{}, rows: func() any { r := parityBasicRows(40); return &r }},
+		// Past COPY's threshold, so the automatic runs copy, in several
+		// chunks for the sized runs.
+		{name: "basic large", model: &ParityBasic{}, rows: func() any { r := parityBasicRows(1200); return &r }},
 		{name: "pointers", model: &ParityBasic{}, rows: func() any {
 			r := parityBasicRows(25)
 			ptrs := make([]*ParityBasic, len(r))
@@ -239,6 +242,16 @@ func parityCases() []parityCase {
 			}
 			return &r
 		}},
+		{name: "times large", model: &ParityTimes{}, rows: func() any {
+			r := make([]ParityTimes, 700)
+			for i := range r {
+				r[i].Label = fmt.Sprint(i)
+				if i%4 == 0 {
+					r[i].CreatedSec, r[i].UpdatedMS = 1700000000, 1700000000123
+				}
+			}
+			return &r
+		}},
 		{name: "permissions", model: &ParityPermissions{}, rows: func() any {
 			r := make([]ParityPermissions, 15)
 			for i := range r {
@@ -290,6 +303,17 @@ func parityCases() []parityCase {
 			return &r
 		}, create: func(db *gorm.DB, rows any) *gorm.DB {
 			return db.Clauses(clause.OnConflict{DoNothing: true}).Create(rows)
+		}},
+		{name: "mixed types large", model: &ParityMixed{}, rows: func() any {
+			r := make([]ParityMixed, 600)
+			for i := range r {
+				r[i] = ParityMixed{Title: fmt.Sprint("t", i), Price: Cents(i * 250), Kind: parityKind("k" + fmt.Sprint(i%2)), Big: 1<<62 + uint64(i), Small: int8(i % 100)}
+				if i%2 == 0 {
+					r[i].Payload = []byte{0, byte(i), 255}
+					r[i].parityExtra = &parityExtra{Color: "red", Rank: i}
+				}
+			}
+			return &r
 		}},
 		{name: "mixed types", model: &ParityMixed{}, rows: func() any {
 			r := make([]ParityMixed, 14)

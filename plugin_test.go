@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,6 +339,66 @@ func TestAutoAndOptions(t *testing.T) {
 					t.Errorf("IDs read back: %v, want %v", gotIDs, s.ids)
 				}
 			})
+		}
+	})
+}
+
+// TestOneClock: GORM reads the clock once per statement, so every row of
+// one Create gets the same timestamps however many chunks write them, and
+// CreateInBatches reads it once per batch. The clock is real here and
+// counts its readings, which must be GORM's.
+func TestOneClock(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		var readings atomic.Int64
+		clock := func() time.Time { readings.Add(1); return time.Now().Round(0) }
+		plain := open(t)
+		plain.Config.NowFunc = clock
+		db := withPlugin(t, open(t))
+		db.Config.NowFunc = clock
+		methods := []bulk.Method{bulk.Values}
+		if dialect == "postgres" {
+			methods = append(methods, bulk.Copy)
+		}
+		for _, batches := range []int{0, 14} {
+			create := func(db *gorm.DB, rows *[]ParityTimes) error {
+				if batches > 0 {
+					return db.CreateInBatches(rows, batches).Error
+				}
+				return db.Create(rows).Error
+			}
+			recreate(t, plain, &ParityTimes{})
+			readings.Store(0)
+			want := make([]ParityTimes, 42)
+			if err := create(plain, &want); err != nil {
+				t.Fatal(err)
+			}
+			wantReadings := readings.Load()
+			for _, m := range methods {
+				recreate(t, plain, &ParityTimes{})
+				readings.Store(0)
+				got := make([]ParityTimes, 42)
+				if err := create(db.Clauses(bulk.Options{Method: m, BatchSize: 14}), &got); err != nil {
+					t.Fatal(err)
+				}
+				if n := readings.Load(); n != wantReadings {
+					t.Errorf("%v, batches %d: the clock was read %d times, by GORM %d", m, batches, n, wantReadings)
+				}
+				var stamps []time.Time
+				if err := plain.Model(&ParityTimes{}).Distinct().Pluck("created_time", &stamps).Error; err != nil {
+					t.Fatal(err)
+				}
+				if batches > 0 {
+					continue
+				}
+				if len(stamps) != 1 {
+					t.Errorf("%v: %d distinct created_time values, GORM's statement gives 1", m, len(stamps))
+				}
+				for i := range got {
+					if !got[i].CreatedTime.Equal(got[0].CreatedTime) {
+						t.Fatalf("%v: row %d created at %v, row 0 at %v", m, i, got[i].CreatedTime, got[0].CreatedTime)
+					}
+				}
+			}
 		}
 	})
 }
