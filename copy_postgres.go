@@ -27,9 +27,16 @@ import (
 //     (or left to the database by every row under SkipReturning);
 //   - no value may be SQL rather than data (a field whose type is a
 //     clause.Expression or GORM Valuer, or an interface);
+//   - every column's values are of its type's own Go kind (an integer
+//     into an integer, a string into text: encode_postgres.go). Binary
+//     COPY encodes each value in the client, where GORM's parameter of
+//     another kind (a string into uuid, inet, jsonb, an enum or a domain)
+//     goes as text the server parses;
 //   - the table is a plain or partitioned table without rules (COPY
-//     ignores rules) and, where anything is read back, without BEFORE
-//     INSERT row triggers (they may change what RETURNING would return);
+//     ignores rules), without row-level security that applies to the user
+//     (COPY FROM refuses it) and, where anything is read back, without
+//     BEFORE INSERT row triggers (they may change what RETURNING would
+//     return);
 //   - the statement names no RETURNING clause of its own.
 // Elsewhere the statement takes the statement path (VALUES/unnest).
 //
