@@ -106,6 +106,7 @@ type bulkCall struct {
 	create func(*gorm.DB)
 	rowid  *schema.Field
 	types  map[string]pgColumn // PostgreSQL's catalog, for unnest
+	params *pgParams           // how pgx would send the values, for unnest
 	sql    sqlCache
 	now    time.Time // the statement's one reading of the clock
 }
@@ -144,7 +145,7 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		call.rowid = rowidKey(db)
 	}
 	if p.limits.unnest && !db.DryRun && p.limits.buildsAhead(stmt, rows) {
-		call.types = tableColumns(db)
+		call.types, call.params = tableColumns(db), newPgParams(typeMap(stmt.ConnPool))
 	}
 
 	size := p.rowsPerStatement(stmt, opts)
@@ -292,7 +293,7 @@ func (c *bulkCall) writeChunk(chunk reflect.Value) *gorm.DB {
 	}
 	tx.DryRun = buildOnly
 	if ahead {
-		c.sql.buildInsert(stmt, values, skipReturning, c.types)
+		c.sql.buildInsert(stmt, values, skipReturning, c.types, c.params)
 	}
 	c.create(tx)
 	if buildOnly && tx.Error == nil {

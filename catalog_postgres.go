@@ -21,9 +21,16 @@ type pgColumn struct {
 	// domain is set for a column whose type is a domain. pgx knows no
 	// domain, so GORM's parameters for it travel as text, whatever their
 	// Go type.
-	domain   bool
+	domain bool
+	// oid is the column's own type (a domain's, not its base type's): the
+	// type the server gives GORM's parameter for the column, by which pgx
+	// picks the parameter's format and encoding.
+	oid      uint32
 	identity string // pg_attribute.attidentity: "a" ALWAYS, "d" BY DEFAULT, ""
 }
+
+// isArray reports whether the column holds arrays.
+func (col pgColumn) isArray() bool { return strings.HasSuffix(col.cast, "[]") }
 
 // pgTable returns the statement's table as a pgx identifier. GORM keeps
 // the schema of db.Table("schema.table") only in TableExpr; a table
@@ -52,14 +59,14 @@ func pgTable(stmt *gorm.Statement) (pgx.Identifier, bool) {
 // and bit(1).
 const tableColumnsQuery = `
 WITH RECURSIVE col AS (
-SELECT a.attname, a.attidentity::text AS identity, a.atttypid AS typ, false AS domain
+SELECT a.attname, a.attidentity::text AS identity, a.atttypid AS own, a.atttypid AS typ, false AS domain
   FROM pg_attribute a
  WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
 UNION ALL
-SELECT col.attname, col.identity, t.typbasetype, true
+SELECT col.attname, col.identity, col.own, t.typbasetype, true
   FROM col JOIN pg_type t ON t.oid = col.typ AND t.typtype = 'd'
 )
-SELECT col.attname, col.identity, col.domain, format_type(col.typ, -1),
+SELECT col.attname, col.identity, col.domain, col.own, format_type(col.typ, -1),
        CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace THEN t.typname::text ELSE '' END
   FROM col JOIN pg_type t ON t.oid = col.typ
  WHERE t.typtype <> 'd'`
@@ -81,7 +88,7 @@ func tableColumns(db *gorm.DB) map[string]pgColumn {
 	for rows.Next() {
 		var name string
 		var col pgColumn
-		if rows.Scan(&name, &col.identity, &col.domain, &col.cast, &col.builtin) != nil {
+		if rows.Scan(&name, &col.identity, &col.domain, &col.oid, &col.cast, &col.builtin) != nil {
 			return nil
 		}
 		columns[name] = col

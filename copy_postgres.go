@@ -190,16 +190,16 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, 
 		plan.given = append(plan.given, f)
 		plan.columns = append(plan.columns, f.DBName)
 	}
-	if why := valuesCopyable(stmt, rows, valued, catalog); why != "" {
+	if why := valuesCopyable(stmt, rows, valued, catalog, newPgParams(typeMap(stmt.ConnPool))); why != "" {
 		return nil, why
 	}
 	return plan, ""
 }
 
 // copyable says why binary COPY cannot write a field's values as GORM's
-// parameters write them, or "". A field whose type leaves the values'
-// kind open (a serializer, a Valuer of its own) is appended to valued, for
-// valuesCopyable to check each value.
+// parameters write them, or "". A field whose values alone tell (a
+// serializer, a Valuer, a type pgx may fail on in binary) is appended to
+// valued, for valuesCopyable to check each value.
 func copyable(f *schema.Field, catalog map[string]pgColumn, valued *[]*schema.Field) string {
 	if why := sqlValued(f); why != "" {
 		return why
@@ -208,25 +208,25 @@ func copyable(f *schema.Field, catalog map[string]pgColumn, valued *[]*schema.Fi
 	if !ok {
 		return fmt.Sprintf("column %s is not in the table", f.DBName)
 	}
-	k, known := fieldKind(f)
-	switch {
-	case !known:
+	switch t := f.FieldType; {
+	case f.Serializer == nil && col.binaryFor(t):
+	case t == reflect.TypeFor[string](), t == reflect.TypeFor[*string]():
+		return fmt.Sprintf("column %s is %s and field %s is %s: GORM's parameter goes as text the server parses, and binary COPY has no text", f.DBName, col.cast, f.Name, t)
+	default:
 		*valued = append(*valued, f)
-	case !col.natural(k):
-		return fmt.Sprintf("column %s is %s and field %s is %s: binary COPY would encode its values in the client, where GORM's parameters go as the server parses them", f.DBName, col.cast, f.Name, f.FieldType)
 	}
 	return ""
 }
 
 // valuesCopyable says why some row's value of a valued field cannot go by
 // binary COPY (see copyable), or "".
-func valuesCopyable(stmt *gorm.Statement, rows reflect.Value, valued []*schema.Field, catalog map[string]pgColumn) string {
+func valuesCopyable(stmt *gorm.Statement, rows reflect.Value, valued []*schema.Field, catalog map[string]pgColumn, params *pgParams) string {
 	for _, f := range valued {
 		col := catalog[f.DBName]
 		for i := 0; i < rows.Len(); i++ {
 			v, _ := f.ValueOf(stmt.Context, reflect.Indirect(rows.Index(i)))
-			if dv, k := driverValue(v); k != kindNull && !col.natural(k) {
-				return fmt.Sprintf("column %s is %s and row %d's %s holds %T: binary COPY would encode it in the client, where GORM's parameter goes as the server parses it", f.DBName, col.cast, i, f.Name, dv)
+			if _, way, ok := params.way(col, v); !ok || way == textArray {
+				return fmt.Sprintf("column %s is %s and row %d's %s (%T) goes as GORM's parameter in text, which the server parses, and binary COPY has no text", f.DBName, col.cast, i, f.Name, v)
 			}
 		}
 	}

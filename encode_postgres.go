@@ -2,181 +2,141 @@ package bulk
 
 import (
 	"database/sql"
-	"database/sql/driver"
 	"reflect"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
-	"gorm.io/gorm/schema"
 )
 
-// GORM's statement sends each value as a parameter of the column's type,
-// and pgx encodes a parameter by its Go value: a string in text, which the
-// server parses with the type's input function, anything else in binary
-// with pgx's codec for the type (in text where pgx knows no codec, as for
-// enums and domains). Arrays and COPY encode a column in one format, so
-// they keep GORM's result only where that format carries every value as
-// its parameter would:
-//   - binary, as the column's base type, where the value's Go kind is the
-//     type's own (naturalKinds): pgx's codec is the parameter's codec, and
-//     the column's length, precision and domain rules then apply as they
-//     apply to a parameter;
-//   - text, cast to the column's type by the server, where the value is a
-//     string and the column is not text (arrays only: a COPY has one
-//     format for all its columns);
-// and nothing else: a column whose values fit neither goes as VALUES, and
-// a table with such a column is not copied.
+// GORM's statement sends each value as a parameter of its column's type,
+// and pgx's query builder picks the parameter's format by the Go value: a
+// string or *string in text, which the server parses with the type's input
+// function; anything else in the format the type map prefers for the type
+// (binary for PostgreSQL's own types, text for a domain, an enum or a type
+// pgx does not know), and in the other format where that one fails to
+// encode. In binary, pgx's codec does the parsing: a Valuer's string into
+// uuid or an array is parsed by pgx, and may not mean what the server's
+// input function makes of it.
+//
+// Arrays and COPY carry a whole column in one format, so they keep GORM's
+// result only where every value of the column goes in the format its
+// parameter would: pgParams asks the connection's type map, value by value,
+// as the query builder does. A column whose values would go in both
+// formats is written as VALUES; a table with a column whose values go in
+// text is not copied (binary COPY has no text). For the text types
+// (textLike) both formats carry the same bytes, which the server reads
+// alike, so a string goes into them in binary too.
 
-// valueKind is what a Go value is, as far as the encoding is concerned.
-type valueKind uint8
+// textLike lists the built-in types whose binary form is their text.
+var textLike = map[string]bool{"text": true, "varchar": true, "bpchar": true, "name": true, "json": true, "jsonb": true}
 
-const (
-	kindNull valueKind = iota
-	kindBool
-	kindInt
-	kindFloat
-	kindString
-	kindBytes
-	kindTime
-	kindOther
-)
-
-// naturalKinds lists, per built-in base type, the kinds pgx encodes into
-// it in binary. A string into text is the same bytes in either format.
-var naturalKinds = map[string][]valueKind{
-	"bool":        {kindBool},
-	"int2":        {kindInt},
-	"int4":        {kindInt},
-	"int8":        {kindInt},
-	"float4":      {kindInt, kindFloat},
-	"float8":      {kindInt, kindFloat},
-	"numeric":     {kindInt, kindFloat},
-	"text":        {kindString},
-	"varchar":     {kindString},
-	"bpchar":      {kindString},
-	"bytea":       {kindBytes},
-	"date":        {kindTime},
-	"timestamp":   {kindTime},
-	"timestamptz": {kindTime},
+// alwaysBinary lists, per Go type, the built-in types pgx encodes every
+// value of it into in binary, where it prefers binary: a column of such a
+// type and field needs no look at its values. Integers into narrower ones,
+// floats into numeric (NaN, infinities) and anything else can fail in
+// binary and then go in text, so those are asked value by value.
+var alwaysBinary = map[reflect.Type][]string{
+	reflect.TypeFor[int64]():     {"int8", "numeric"},
+	reflect.TypeFor[int]():       {"int8", "numeric"},
+	reflect.TypeFor[int32]():     {"int4", "int8", "numeric"},
+	reflect.TypeFor[int16]():     {"int2", "int4", "int8", "numeric"},
+	reflect.TypeFor[int8]():      {"int2", "int4", "int8", "numeric"},
+	reflect.TypeFor[uint16]():    {"int4", "int8", "numeric"},
+	reflect.TypeFor[uint8]():     {"int2", "int4", "int8", "numeric"},
+	reflect.TypeFor[uint32]():    {"int8", "numeric"},
+	reflect.TypeFor[float64]():   {"float8"},
+	reflect.TypeFor[float32]():   {"float4", "float8"},
+	reflect.TypeFor[bool]():      {"bool"},
+	reflect.TypeFor[time.Time](): {"timestamptz", "timestamp", "date"},
+	reflect.TypeFor[[]byte]():    {"bytea"},
+	// pgx encodes the standard Valuers by their Value, of the type listed.
+	reflect.TypeFor[sql.NullInt64]():   {"int8", "numeric"},
+	reflect.TypeFor[sql.NullInt32]():   {"int4", "int8", "numeric"},
+	reflect.TypeFor[sql.NullInt16]():   {"int2", "int4", "int8", "numeric"},
+	reflect.TypeFor[sql.NullByte]():    {"int2", "int4", "int8", "numeric"},
+	reflect.TypeFor[sql.NullFloat64](): {"float8"},
+	reflect.TypeFor[sql.NullBool]():    {"bool"},
+	reflect.TypeFor[sql.NullTime]():    {"timestamptz", "timestamp", "date"},
+	reflect.TypeFor[gorm.DeletedAt]():  {"timestamptz", "timestamp", "date"},
 }
 
-// natural reports whether values of kind k go into the column in binary as
-// GORM's parameters do.
-func (col pgColumn) natural(k valueKind) bool {
-	if col.domain {
+// binaryFor reports whether every value of Go type t (or a pointer to it,
+// nil being NULL) goes into the column in binary as its parameter would,
+// with the same bytes: the column is not a domain, and t is one pgx always
+// encodes into the column's type in binary, or a string into a text type.
+func (col pgColumn) binaryFor(t reflect.Type) bool {
+	if col.domain || t == nil {
 		return false
 	}
-	for _, n := range naturalKinds[col.builtin] {
-		if n == k {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[string]() || t == reflect.TypeFor[sql.NullString]() {
+		return textLike[col.builtin]
+	}
+	for _, name := range alwaysBinary[t] {
+		if name == col.builtin {
 			return true
 		}
 	}
 	return false
 }
 
-// driverValue returns v as pgx encodes it, with its kind: a Valuer's value,
-// a pointer's target, a named basic type's string.
-func driverValue(v any) (any, valueKind) {
-	switch x := v.(type) {
-	case nil:
-		return nil, kindNull
-	case string:
-		return x, kindString
-	case int64, int, int32, int16, int8, uint, uint64, uint32, uint16, uint8:
-		return v, kindInt
-	case float64, float32:
-		return v, kindFloat
-	case bool:
-		return v, kindBool
-	case time.Time:
-		return v, kindTime
-	case []byte:
-		if x == nil {
-			return nil, kindNull
-		}
-		return v, kindBytes
-	case driver.Valuer:
-		if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
-			// Whether a nil Valuer is NULL or valued is the driver's call.
-			return v, kindOther
-		}
-		dv, err := x.Value()
-		if _, nested := dv.(driver.Valuer); err != nil || nested {
-			return v, kindOther
-		}
-		return driverValue(dv)
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Pointer:
-		if rv.IsNil() {
-			return nil, kindNull
-		}
-		return driverValue(rv.Elem().Interface())
-	case reflect.String:
-		return rv.String(), kindString
-	}
-	if k := basicKind(rv.Type()); k != kindOther {
-		return v, k
-	}
-	return v, kindOther
+// arrayWay is how a column's values travel in an array.
+type arrayWay byte
+
+const (
+	binaryArray arrayWay = 'b' // as the column's base type
+	textArray   arrayWay = 't' // as text, cast by the server
+)
+
+// pgParams tells how pgx sends values as parameters of columns' types,
+// with the type map of the connection the statement runs on.
+type pgParams struct {
+	m   *pgtype.Map
+	buf []byte
 }
 
-// basicKind is the kind of a type that is not a Valuer.
-func basicKind(t reflect.Type) valueKind {
-	if t == reflect.TypeFor[time.Time]() {
-		return kindTime
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return kindString
-	case reflect.Bool:
-		return kindBool
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return kindInt
-	case reflect.Float32, reflect.Float64:
-		return kindFloat
-	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return kindBytes
-		}
-	}
-	return kindOther
+func newPgParams(m *pgtype.Map) *pgParams {
+	return &pgParams{m: m, buf: make([]byte, 0, 64)}
 }
 
-// valuerKinds are the kinds of the values the standard Valuers give.
-var valuerKinds = map[reflect.Type]valueKind{
-	reflect.TypeFor[sql.NullString]():  kindString,
-	reflect.TypeFor[sql.NullInt64]():   kindInt,
-	reflect.TypeFor[sql.NullInt32]():   kindInt,
-	reflect.TypeFor[sql.NullInt16]():   kindInt,
-	reflect.TypeFor[sql.NullByte]():    kindInt,
-	reflect.TypeFor[sql.NullFloat64](): kindFloat,
-	reflect.TypeFor[sql.NullBool]():    kindBool,
-	reflect.TypeFor[sql.NullTime]():    kindTime,
-	reflect.TypeFor[gorm.DeletedAt]():  kindTime,
-}
-
-var driverValuerType = reflect.TypeFor[driver.Valuer]()
-
-// fieldKind returns the kind of every value a field can hold, or false
-// when only the values can tell: a serializer or a Valuer of its own.
-func fieldKind(f *schema.Field) (valueKind, bool) {
-	if f.Serializer != nil {
-		return kindOther, false
+// way returns how v goes into an array of the column's values so that it
+// means what GORM's parameter means: binaryArray with the element to put
+// in the typed array, textArray with its text, or 0 for NULL. It reports
+// false where pgx cannot encode v (GORM's statement then fails in the
+// driver) or its parameter would go in binary as a type the column's base
+// type is not (a domain whose parameter pgx's text fails on).
+func (p *pgParams) way(col pgColumn, v any) (any, arrayWay, bool) {
+	if s, ok := v.(string); ok {
+		if textLike[col.builtin] && !col.domain {
+			return s, binaryArray, true
+		}
+		return s, textArray, true
 	}
-	t := f.FieldType
-	for {
-		if k, ok := valuerKinds[t]; ok {
-			return k, true
-		}
-		if t.Implements(driverValuerType) {
-			return kindOther, false
-		}
-		if t.Kind() != reflect.Pointer {
-			return basicKind(t), true
-		}
-		t = t.Elem()
+	first := p.m.FormatCodeForOID(col.oid)
+	if _, ok := v.(*string); ok {
+		first = pgtype.TextFormatCode
 	}
+	for _, format := range [2]int16{first, 1 - first} {
+		buf, err := p.m.Encode(col.oid, format, v, p.buf[:0])
+		switch {
+		case err != nil:
+			continue
+		case buf == nil:
+			return nil, 0, true
+		}
+		p.buf = buf[:0]
+		switch {
+		case format == pgtype.TextFormatCode && textLike[col.builtin] && !col.domain:
+			return string(buf), binaryArray, true
+		case format == pgtype.TextFormatCode:
+			return string(buf), textArray, true
+		case col.domain:
+			return nil, 0, false
+		}
+		return v, binaryArray, true
+	}
+	return nil, 0, false
 }

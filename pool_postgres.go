@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 )
@@ -141,4 +142,19 @@ func withPgx(pool gorm.ConnPool, f func(*pgx.Conn) error) (bool, error) {
 		}
 		return f(c.Conn())
 	})
+}
+
+// typeMap returns the type map pgx encodes the statement's parameters with:
+// its pinned connection's, which knows the types registered on it, or else
+// pgx's default map. The map is the connection's own, used only while the
+// statement holds the connection.
+func typeMap(pool gorm.ConnPool) *pgtype.Map {
+	var m *pgtype.Map
+	if ok, err := withPgx(pool, func(c *pgx.Conn) error {
+		m = c.TypeMap()
+		return nil
+	}); ok && err == nil {
+		return m
+	}
+	return pgtype.NewMap()
 }

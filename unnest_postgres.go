@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"reflect"
 	"strconv"
 
 	"gorm.io/gorm"
@@ -25,18 +26,10 @@ import (
 // DEFAULT for a missing value, hold values GORM writes as SQL
 // (expressions), or hold values that fit neither form stay with VALUES.
 
-// arrayWay is how a column's values travel in an array.
-type arrayWay byte
-
-const (
-	binaryArray arrayWay = 'b' // as the column's base type
-	textArray   arrayWay = 't' // as text, cast by the server
-)
-
 // columnArrays returns one array per column and the way each travels, or
-// false when the table's columns are unknown or some column's values fit
-// no way.
-func columnArrays(values clause.Values, types map[string]pgColumn) ([]any, []arrayWay, bool) {
+// false when the table's columns are unknown or some column's values would
+// go as parameters in both formats, or not at all (see pgParams.way).
+func columnArrays(values clause.Values, types map[string]pgColumn, params *pgParams) ([]any, []arrayWay, bool) {
 	if types == nil {
 		return nil, nil, false
 	}
@@ -48,24 +41,30 @@ func columnArrays(values clause.Values, types map[string]pgColumn) ([]any, []arr
 			return nil, nil, false
 		}
 		column := make([]any, len(values.Values))
-		var way arrayWay
+		var (
+			way    arrayWay
+			binary reflect.Type // a type whose every value goes in binary
+		)
 		for r, row := range values.Values {
-			v, k := driverValue(row[i])
-			var w arrayWay
-			switch {
-			case k == kindNull:
+			v := row[i]
+			if v == nil {
 				continue
-			case col.natural(k):
-				w = binaryArray
-			case k == kindString:
-				w = textArray
-			default:
+			}
+			elem, w := v, binaryArray
+			if t := reflect.TypeOf(v); t != binary {
+				if col.binaryFor(t) {
+					binary = t
+				} else if elem, w, ok = params.way(col, v); !ok {
+					return nil, nil, false
+				} else if w == 0 {
+					continue
+				}
+			}
+			if (way != 0 && way != w) || (w == binaryArray && col.isArray()) {
+				// An array of arrays is one array of more dimensions.
 				return nil, nil, false
 			}
-			if way != 0 && way != w {
-				return nil, nil, false
-			}
-			way, column[r] = w, v
+			way, column[r] = w, elem
 		}
 		if way == 0 {
 			// Only NULLs: text casts to every type.

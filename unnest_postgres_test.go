@@ -55,6 +55,56 @@ func TestPostgresUnnest(t *testing.T) {
 	})
 }
 
+// UnnestWays has columns whose values GORM's parameters send in text
+// (strings into uuid and jsonb) and one whose Valuer pgx parses into a
+// binary array.
+type UnnestWays struct {
+	ID   uint
+	UUID string   `gorm:"type:uuid"`
+	Doc  string   `gorm:"type:jsonb"`
+	Tags CopyTags `gorm:"type:text[]"`
+}
+
+// TestPostgresUnnestWays checks each column travels in the format its
+// parameter would: strings into uuid as text cast on the server, into
+// jsonb as they are; and a chunk whose array column pgx would encode in
+// binary keeps VALUES. TestTypeMatrix checks what each stores.
+func TestPostgresUnnestWays(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		counter := &statementCounter{Interface: logger.Discard}
+		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
+		for _, c := range []struct {
+			name string
+			tags CopyTags
+			want []string // in the INSERT, or none for VALUES
+		}{
+			{"no tags", nil, []string{"unnest(", "u.c1::uuid,u.c2,", "::jsonb[]"}},
+			{"tags", CopyTags{"a", "b"}, nil},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				recreate(t, db, &UnnestWays{})
+				rows := make([]UnnestWays, 10)
+				for i := range rows {
+					rows[i] = UnnestWays{UUID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i), Doc: `{"i": 1}`, Tags: c.tags}
+				}
+				counter.sql = nil
+				if err := db.Clauses(bulk.Options{Method: bulk.Values}).Create(&rows).Error; err != nil {
+					t.Fatal(err)
+				}
+				insert := counter.sql[len(counter.sql)-1]
+				if c.want == nil && strings.Contains(insert, "unnest(") {
+					t.Errorf("want VALUES, ran %.300s", insert)
+				}
+				for _, w := range c.want {
+					if !strings.Contains(insert, w) {
+						t.Errorf("INSERT without %s: %.300s", w, insert)
+					}
+				}
+			})
+		}
+	})
+}
+
 // TestPostgresSimpleProtocol: pgx's simple protocol interpolates arguments
 // as text and cannot send an []any as an array, so chunks go as VALUES
 // there; COPY is unaffected.

@@ -41,14 +41,14 @@ type sqlCache struct {
 
 // buildInsert writes the chunk's INSERT into stmt as GORM's create handler
 // would, or with an array per column where types has every column's type
-// and the values fit arrays (see columnArrays), reusing the cached text
+// and params tells that the values fit arrays (see columnArrays), reusing the cached text
 // where the chunk's shape allows.
-func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool, types map[string]pgColumn) {
+func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool, types map[string]pgColumn, params *pgParams) {
 	if !plainValues(values) {
 		buildInsert(stmt, values)
 		return
 	}
-	arrays, ways, unnest := columnArrays(values, types)
+	arrays, ways, unnest := columnArrays(values, types, params)
 	var key strings.Builder
 	for i, col := range values.Columns {
 		key.WriteString(col.Name)
