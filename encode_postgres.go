@@ -33,9 +33,9 @@ var textLike = map[string]bool{"text": true, "varchar": true, "bpchar": true, "n
 
 // alwaysBinary lists, per Go type, the built-in types pgx encodes every
 // value of it into in binary, where it prefers binary: a column of such a
-// type and field needs no look at its values. Integers into narrower ones,
-// floats into numeric (NaN, infinities) and anything else can fail in
-// binary and then go in text, so those are asked value by value.
+// type and field needs no look at its values. Integers into narrower ones
+// and anything else can fail in binary and then go in text, so those are
+// asked value by value.
 var alwaysBinary = map[reflect.Type][]string{
 	reflect.TypeFor[int64]():     {"int8", "numeric"},
 	reflect.TypeFor[int]():       {"int8", "numeric"},
@@ -45,8 +45,8 @@ var alwaysBinary = map[reflect.Type][]string{
 	reflect.TypeFor[uint16]():    {"int4", "int8", "numeric"},
 	reflect.TypeFor[uint8]():     {"int2", "int4", "int8", "numeric"},
 	reflect.TypeFor[uint32]():    {"int8", "numeric"},
-	reflect.TypeFor[float64]():   {"float8"},
-	reflect.TypeFor[float32]():   {"float4", "float8"},
+	reflect.TypeFor[float64]():   {"float8", "numeric"},
+	reflect.TypeFor[float32]():   {"float4", "float8", "numeric"},
 	reflect.TypeFor[bool]():      {"bool"},
 	reflect.TypeFor[time.Time](): {"timestamptz", "timestamp", "date"},
 	reflect.TypeFor[[]byte]():    {"bytea"},
@@ -55,7 +55,7 @@ var alwaysBinary = map[reflect.Type][]string{
 	reflect.TypeFor[sql.NullInt32]():   {"int4", "int8", "numeric"},
 	reflect.TypeFor[sql.NullInt16]():   {"int2", "int4", "int8", "numeric"},
 	reflect.TypeFor[sql.NullByte]():    {"int2", "int4", "int8", "numeric"},
-	reflect.TypeFor[sql.NullFloat64](): {"float8"},
+	reflect.TypeFor[sql.NullFloat64](): {"float8", "numeric"},
 	reflect.TypeFor[sql.NullBool]():    {"bool"},
 	reflect.TypeFor[sql.NullTime]():    {"timestamptz", "timestamp", "date"},
 	reflect.TypeFor[gorm.DeletedAt]():  {"timestamptz", "timestamp", "date"},
