@@ -144,7 +144,7 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 	if p.limits.rowid && !opts.SkipReturning && !db.DryRun {
 		call.rowid = rowidKey(db)
 	}
-	if p.limits.unnest && !db.DryRun && p.limits.buildsAhead(stmt, rows) {
+	if p.limits.unnest && !db.DryRun && total >= unnestMinRows && p.limits.buildsAhead(stmt, rows) {
 		call.types, call.params = tableColumns(db), newPgParams(typeMap(stmt.ConnPool))
 	}
 

@@ -13,29 +13,32 @@ import (
 	"github.com/gormbulk/bulk"
 )
 
-// TestPostgresUnnest checks which chunks PostgreSQL writes as column arrays:
-// plain values do; a chunk that needs DEFAULT for some row's key keeps
-// VALUES. The parity suite checks both store what GORM stores.
+// TestPostgresUnnest checks which calls PostgreSQL writes as column arrays:
+// plain values do from 100 rows on, and fewer rows go as VALUES, sparing
+// the catalog's round trip; a chunk that needs DEFAULT for some row's key
+// keeps VALUES. The parity suite checks both store what GORM stores.
 func TestPostgresUnnest(t *testing.T) {
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
 		for _, c := range []struct {
 			name   string
+			rows   int
 			keys   func(rows []ParityBasic)
 			unnest bool
 		}{
-			{"generated keys", func([]ParityBasic) {}, true},
-			{"given keys", func(rows []ParityBasic) {
+			{"generated keys", 100, func([]ParityBasic) {}, true},
+			{"given keys", 100, func(rows []ParityBasic) {
 				for i := range rows {
 					rows[i].ID = uint(i + 1)
 				}
 			}, true},
-			{"some given keys", func(rows []ParityBasic) { rows[1].ID = 900 }, false},
+			{"some given keys", 100, func(rows []ParityBasic) { rows[1].ID = 900 }, false},
+			{"few rows", 99, func([]ParityBasic) {}, false},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				recreate(t, db, &ParityBasic{})
-				rows := parityBasicRows(10)
+				rows := parityBasicRows(c.rows)
 				c.keys(rows)
 				counter.sql = nil
 				if err := db.Clauses(bulk.Options{Method: bulk.Values}).Create(&rows).Error; err != nil {
@@ -70,6 +73,7 @@ type UnnestWays struct {
 // jsonb as they are; and a chunk whose array column pgx would encode in
 // binary keeps VALUES. TestTypeMatrix checks what each stores.
 func TestPostgresUnnestWays(t *testing.T) {
+	t.Cleanup(bulk.SetUnnestMinRows(1))
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
