@@ -1134,7 +1134,7 @@ func TestCopyNaturalTypes(t *testing.T) {
 // into a binary array, which an array of arrays cannot carry, so the
 // chunks go as VALUES.
 func TestCopyColumnTypes(t *testing.T) {
-	t.Cleanup(bulk.SetUnnestMinRows(1))
+	t.Cleanup(bulk.SetCatalogMinRows(1))
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		plain := open(t)

@@ -1,9 +1,10 @@
 package bulk
 
-// SetUnnestMinRows sets the fewest rows a call writes as arrays until the
-// returned func restores it, for tests that run arrays on a few rows.
-func SetUnnestMinRows(n int) (restore func()) {
-	old := unnestMinRows
-	unnestMinRows = n
-	return func() { unnestMinRows = old }
+// SetCatalogMinRows sets the fewest rows of a call for which the plugin
+// reads the catalog until the returned func restores it, for tests that
+// run arrays and rowid keys on a few rows.
+func SetCatalogMinRows(n int) (restore func()) {
+	old := catalogMinRows
+	catalogMinRows = n
+	return func() { catalogMinRows = old }
 }

@@ -883,7 +883,7 @@ func statementPaths(v *tmVariant, prefix string) []tmPath {
 }
 
 func TestTypeMatrix(t *testing.T) {
-	t.Cleanup(bulk.SetUnnestMinRows(1))
+	t.Cleanup(bulk.SetCatalogMinRows(1))
 	selected := selectedDialects(t)
 	want := func(name string) bool { return selected == nil || selected[name] }
 	sqliteFile := filepath.Join(t.TempDir(), "types.db")

@@ -26,14 +26,6 @@ import (
 // DEFAULT for a missing value, hold values GORM writes as SQL
 // (expressions), or hold values that fit neither form stay with VALUES.
 
-// unnestMinRows is the fewest rows a call writes as arrays. Arrays need
-// the table's columns from the catalog, one round trip more per call;
-// measured here (BenchmarkCreateSizes), a call of 50 rows ran at 0.77×
-// plain GORM with it and 1.0× without, one of 100 at 1.07× and 1.02×, 200
-// at 1.3× and 1.04×. A variable for the tests, which run arrays on a few
-// rows.
-var unnestMinRows = 100
-
 // columnArrays returns one array per column and the way each travels, or
 // false when the table's columns are unknown or some column's values would
 // go as parameters in both formats, or not at all (see pgParams.way).

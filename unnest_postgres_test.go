@@ -73,7 +73,7 @@ type UnnestWays struct {
 // jsonb as they are; and a chunk whose array column pgx would encode in
 // binary keeps VALUES. TestTypeMatrix checks what each stores.
 func TestPostgresUnnestWays(t *testing.T) {
-	t.Cleanup(bulk.SetUnnestMinRows(1))
+	t.Cleanup(bulk.SetCatalogMinRows(1))
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
