@@ -53,7 +53,11 @@ func (p *Plugin) bulkOptions(db *gorm.DB) (Options, bool) {
 	if n := rows.Len(); n == 0 || (n == 1 && !explicit) {
 		return opts, false
 	}
-	return opts, !p.limits.lastInsertID || hasReturning(stmt) || lastInsertIDSafe(stmt)
+	if p.limits.lastInsertID && !hasReturning(stmt) && !lastInsertIDSafe(stmt) {
+		p.reasons.stepAside(db, "the bulk path", "GORM's own create", "without RETURNING, LastInsertId arithmetic cannot give each chunk's rows their keys (ON CONFLICT, or given and generated keys mixed)")
+		return opts, false
+	}
+	return opts, true
 }
 
 // hasReturning reports whether the dialect reads generated values back with
@@ -109,15 +113,16 @@ var catalogMinRows = 100
 // bulkCall is one bulk create: the statement, its options, the connection
 // its chunks go through, and the key SQLite's rowids give, if any.
 type bulkCall struct {
-	db     *gorm.DB
-	opts   Options
-	conn   *chunkConn
-	create func(*gorm.DB)
-	rowid  *schema.Field
-	types  map[string]pgColumn // PostgreSQL's catalog, for unnest
-	params *pgParams           // how pgx would send the values, for unnest
-	sql    sqlCache
-	now    time.Time // the statement's one reading of the clock
+	db      *gorm.DB
+	opts    Options
+	conn    *chunkConn
+	create  func(*gorm.DB)
+	rowid   *schema.Field
+	types   map[string]pgColumn // PostgreSQL's catalog, for unnest
+	params  *pgParams           // how pgx would send the values, for unnest
+	sql     sqlCache
+	now     time.Time // the statement's one reading of the clock
+	reasons *reasons
 }
 
 // bulkCreate writes the statement's rows with COPY where planCopy allows
@@ -145,10 +150,12 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 		case opts.Method == Copy:
 			db.AddError(fmt.Errorf("%w: %s", ErrMethodUnavailable, why))
 			return
+		case p.limits.postgres && !db.DryRun:
+			p.reasons.stepAside(db, "COPY", "the statement path", why)
 		}
 	}
 
-	call := &bulkCall{db: db, opts: opts, conn: &chunkConn{ConnPool: stmt.ConnPool, limits: p.limits}, create: p.original, now: now}
+	call := &bulkCall{db: db, opts: opts, conn: &chunkConn{ConnPool: stmt.ConnPool, limits: p.limits}, create: p.original, now: now, reasons: &p.reasons}
 	defer call.conn.close()
 	if p.limits.rowid && !opts.SkipReturning && !db.DryRun && total >= catalogMinRows {
 		call.rowid = rowidKey(db)
@@ -302,7 +309,9 @@ func (c *bulkCall) writeChunk(chunk reflect.Value) *gorm.DB {
 	}
 	tx.DryRun = buildOnly
 	if ahead {
-		c.sql.buildInsert(stmt, values, skipReturning, c.types, c.params)
+		if why := c.sql.buildInsert(stmt, values, skipReturning, c.types, c.params); why != "" {
+			c.reasons.stepAside(db, "arrays", "VALUES", why)
+		}
 	}
 	c.create(tx)
 	if buildOnly && tx.Error == nil {

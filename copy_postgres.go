@@ -120,7 +120,7 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, 
 	stmt := db.Statement
 	switch {
 	case !p.limits.copy:
-		return nil, "COPY is PostgreSQL's"
+		return nil, "COPY needs PostgreSQL through pgx's database/sql driver"
 	case db.DryRun:
 		return nil, "DryRun shows statements, and COPY is none"
 	case !p.limits.buildsAhead(stmt, stmt.ReflectValue):

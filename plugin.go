@@ -21,6 +21,7 @@ type Plugin struct {
 	limits   limits
 	known    bool
 	original func(*gorm.DB)
+	reasons  reasons
 }
 
 // New returns the plugin, configured by an optional Config.

@@ -274,8 +274,9 @@ func TestInput(t *testing.T) {
 // statementCounter counts the statements GORM logs.
 type statementCounter struct {
 	logger.Interface
-	mu  sync.Mutex
-	sql []string
+	mu   sync.Mutex
+	sql  []string
+	info []string
 }
 
 func (c *statementCounter) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
@@ -283,6 +284,51 @@ func (c *statementCounter) Trace(ctx context.Context, begin time.Time, fc func()
 	defer c.mu.Unlock()
 	sql, _ := fc()
 	c.sql = append(c.sql, sql)
+}
+
+// Info records what the plugin says at the logger's Info level.
+func (c *statementCounter) Info(_ context.Context, msg string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.info = append(c.info, fmt.Sprintf(msg, args...))
+}
+
+// TestStepAsideSaid checks that a faster method stepping aside is said at
+// Info, with its reason, once per table and reason however often the
+// calls repeat it.
+func TestStepAsideSaid(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		counter := &statementCounter{Interface: logger.Discard}
+		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}), bulk.Config{Auto: true})
+		recreate(t, db, &UnnestWays{})
+		for range 2 {
+			rows := make([]UnnestWays, 600)
+			for i := range rows {
+				rows[i] = UnnestWays{UUID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i), Doc: "{}", Tags: CopyTags{"a"}}
+			}
+			if err := db.Create(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := []string{
+			`gormbulk: COPY on "unnest_ways" steps aside for the statement path: column uuid is uuid and field UUID is string`,
+			`gormbulk: arrays on "unnest_ways" steps aside for VALUES: column tags is text[] and pgx encodes its values (bulk_test.CopyTags) in binary`,
+		}
+		var said []string
+		for _, s := range counter.info {
+			if strings.HasPrefix(s, "gormbulk:") {
+				said = append(said, s)
+			}
+		}
+		if len(said) != len(want) {
+			t.Fatalf("said %d times, want %d: %q", len(said), len(want), said)
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(said[i], w) {
+				t.Errorf("said %q, want it to begin %q", said[i], w)
+			}
+		}
+	})
 }
 
 func TestAutoAndOptions(t *testing.T) {

@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"fmt"
 	"reflect"
 	"strconv"
 
@@ -27,18 +28,19 @@ import (
 // (expressions), or hold values that fit neither form stay with VALUES.
 
 // columnArrays returns one array per column and the way each travels, or
-// false when the table's columns are unknown or some column's values would
+// why not: the table's columns are unknown, or some column's values would
 // go as parameters in both formats, or not at all (see pgParams.way).
-func columnArrays(values clause.Values, types map[string]pgColumn, params *pgParams) ([]any, []arrayWay, bool) {
+// Without types (arrays not wanted) it returns nothing and "".
+func columnArrays(values clause.Values, types map[string]pgColumn, params *pgParams) ([]any, []arrayWay, string) {
 	if types == nil {
-		return nil, nil, false
+		return nil, nil, ""
 	}
 	arrays := make([]any, len(values.Columns))
 	ways := make([]arrayWay, len(values.Columns))
 	for i, c := range values.Columns {
 		col, ok := types[c.Name]
 		if !ok {
-			return nil, nil, false
+			return nil, nil, fmt.Sprintf("column %s is not in the catalog's table", c.Name)
 		}
 		column := make([]any, len(values.Values))
 		var (
@@ -55,14 +57,17 @@ func columnArrays(values clause.Values, types map[string]pgColumn, params *pgPar
 				if col.binaryFor(t) {
 					binary = t
 				} else if elem, w, ok = params.way(col, v); !ok {
-					return nil, nil, false
+					return nil, nil, fmt.Sprintf("pgx cannot encode column %s's value %T as a %s parameter, or would encode it as another type", c.Name, v, col.cast)
 				} else if w == 0 {
 					continue
 				}
 			}
-			if (way != 0 && way != w) || (w == binaryArray && col.isArray()) {
+			switch {
+			case way != 0 && way != w:
+				return nil, nil, fmt.Sprintf("column %s's values go as GORM's parameters partly in text and partly in binary (%T)", c.Name, v)
+			case w == binaryArray && col.isArray():
 				// An array of arrays is one array of more dimensions.
-				return nil, nil, false
+				return nil, nil, fmt.Sprintf("column %s is %s and pgx encodes its values (%T) in binary, which an array of arrays cannot carry", c.Name, col.cast, v)
 			}
 			way, column[r] = w, elem
 		}
@@ -72,7 +77,7 @@ func columnArrays(values clause.Values, types map[string]pgColumn, params *pgPar
 		}
 		arrays[i], ways[i] = column, way
 	}
-	return arrays, ways, true
+	return arrays, ways, ""
 }
 
 // buildUnnest writes the chunk's INSERT with one array per column, as

@@ -42,13 +42,15 @@ type sqlCache struct {
 // buildInsert writes the chunk's INSERT into stmt as GORM's create handler
 // would, or with an array per column where types has every column's type
 // and params tells that the values fit arrays (see columnArrays), reusing the cached text
-// where the chunk's shape allows.
-func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool, types map[string]pgColumn, params *pgParams) {
+// where the chunk's shape allows. It returns why a chunk that could have
+// gone as arrays did not, or "".
+func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool, types map[string]pgColumn, params *pgParams) (why string) {
 	if !plainValues(values) {
 		buildInsert(stmt, values)
-		return
+		return ""
 	}
-	arrays, ways, unnest := columnArrays(values, types, params)
+	arrays, ways, why := columnArrays(values, types, params)
+	unnest := why == "" && types != nil
 	var key strings.Builder
 	for i, col := range values.Columns {
 		key.WriteString(col.Name)
@@ -67,17 +69,18 @@ func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipR
 	case key.String() == c.key && unnest:
 		stmt.SQL.WriteString(c.sql)
 		stmt.Vars = arrays
-		return
+		return ""
 	case key.String() == c.key:
 		stmt.SQL.WriteString(c.sql)
 		stmt.Vars = flatVars(values)
-		return
+		return why
 	case unnest:
 		buildUnnest(stmt, values.Columns, arrays, ways, types)
 	default:
 		buildInsert(stmt, values)
 	}
 	c.key, c.sql = key.String(), stmt.SQL.String()
+	return why
 }
 
 // flatVars returns the chunk's values row after row. createValues lays the
