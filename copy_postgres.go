@@ -318,38 +318,36 @@ SELECT key.oid::regclass::text, s.seqincrement,
 	return &seq
 }
 
-// copyCreate writes the statement's rows with COPY, copyRows (or
-// BatchSize) rows at a time.
-func (p *Plugin) copyCreate(db *gorm.DB, plan *copyPlan, opts Options) {
-	stmt := db.Statement
-	consumeTrackTime(stmt)
-	rows := stmt.ReflectValue
-	size := copyRows
+// copyWriter writes chunks with COPY, copyRows (or BatchSize) rows each.
+type copyWriter struct {
+	db   *gorm.DB
+	plan *copyPlan
+	size int
+}
+
+func newCopyWriter(db *gorm.DB, plan *copyPlan, opts Options) *copyWriter {
+	consumeTrackTime(db.Statement)
+	w := &copyWriter{db: db, plan: plan, size: copyRows}
 	if opts.BatchSize > 0 {
-		size = opts.BatchSize
+		w.size = opts.BatchSize
 	}
-	var affected int64
-	for start := 0; start < rows.Len(); start += size {
-		if err := stmt.Context.Err(); err != nil {
-			db.AddError(err)
-			return
-		}
-		chunk := rows.Slice(start, min(start+size, rows.Len()))
-		n, err := plan.copyChunk(db, chunk)
-		if err != nil {
-			first, last := start, start+chunk.Len()-1
-			if line := failedLine(err); line > 0 && line <= chunk.Len() {
-				first, last = start+line-1, start+line-1
-			}
-			db.AddError(&ChunkError{First: first, Last: last, Err: translate(db, err)})
-			return
-		}
-		affected += n
+	return w
+}
+
+func (w *copyWriter) chunkRows() int { return w.size }
+
+func (w *copyWriter) close() {}
+
+// write copies the chunk; a failing COPY names the row the server names.
+func (w *copyWriter) write(chunk reflect.Value) (int64, error) {
+	n, err := w.plan.copyChunk(w.db, chunk)
+	if err == nil {
+		return n, nil
 	}
-	db.RowsAffected = affected
-	if stmt.Result != nil {
-		stmt.Result.RowsAffected = affected
+	if line := failedLine(err); line > 0 && line <= chunk.Len() {
+		return 0, &ChunkError{First: line - 1, Last: line - 1, Err: translate(w.db, err)}
 	}
+	return 0, translate(w.db, err)
 }
 
 // copyChunk copies the chunk on the statement's pgx connection, with its

@@ -3,13 +3,16 @@ package bulk
 import (
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
 )
 
 // buildsAhead reports whether the chunk's INSERT can be built here, ahead
@@ -153,4 +156,225 @@ func addCreateClauses(stmt *gorm.Statement) {
 			stmt.AddClause(clause.Returning{Columns: columns})
 		}
 	}
+}
+
+// appendExtra appends to the statement's slice what the handler appended to
+// the chunk beyond its n rows: GORM's Scan appends the values RETURNING gives
+// for a slice of maps, and the single statement would have left them at the
+// end of the caller's slice.
+func appendExtra(rows, chunk reflect.Value, n int) {
+	if chunk.Len() > n && rows.Kind() == reflect.Slice && rows.CanSet() {
+		rows.Set(reflect.AppendSlice(rows, chunk.Slice(n, chunk.Len())))
+	}
+}
+
+// rowsPerStatement is the first estimate of how many rows fit one statement.
+// An estimate too high costs one rebuild of the first chunk (chunkConn
+// refuses it before it is sent); one too low costs statements.
+func (p *Plugin) rowsPerStatement(stmt *gorm.Statement, opts Options) int {
+	n, params := math.MaxInt, max(1, paramsPerRow(stmt))
+	switch {
+	case opts.BatchSize > 0:
+		n = opts.BatchSize
+	case p.limits.targetParams > 0:
+		n = max(1, p.limits.targetParams/params)
+	}
+	if p.limits.maxRows > 0 {
+		n = min(n, p.limits.maxRows)
+	}
+	if p.limits.maxParams > 0 {
+		n = min(n, p.limits.maxParams/params)
+	}
+	return max(1, n)
+}
+
+// paramsPerRow counts the columns GORM writes for the first row: its keys
+// for a map; for a struct, the columns GORM's ConvertToCreateValues picks,
+// and the database-default ones the row gives a value.
+func paramsPerRow(stmt *gorm.Statement) int {
+	first := reflect.Indirect(stmt.ReflectValue.Index(0))
+	if m, ok := first.Interface().(map[string]any); ok {
+		return len(m)
+	}
+	if stmt.Schema == nil || first.Kind() != reflect.Struct {
+		return 1
+	}
+	cols := newInsertColumns(stmt, time.Time{})
+	count := len(cols.fields)
+	for _, f := range cols.dbDefaults {
+		if _, zero := f.ValueOf(stmt.Context, first); !zero {
+			count++
+		}
+	}
+	return count
+}
+
+// statementWriter writes chunks as INSERT statements through the dialect's
+// create handler, which reads generated values back into the rows: VALUES
+// built as GORM builds them, or on PostgreSQL one array per column
+// (unnest_postgres.go). Each chunk is sized to the dialect's limits.
+type statementWriter struct {
+	db      *gorm.DB
+	opts    Options
+	conn    *chunkConn
+	create  func(*gorm.DB)
+	size    int
+	padding *mapPadding
+	rowid   *schema.Field       // the key SQLite's rowids give, if any
+	types   map[string]pgColumn // PostgreSQL's catalog, for arrays
+	params  *pgParams           // how pgx would send the values, for arrays
+	sql     sqlCache
+	now     time.Time // the statement's one reading of the clock
+	reasons *reasons
+}
+
+func (p *Plugin) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *statementWriter {
+	stmt := db.Statement
+	rows := stmt.ReflectValue
+	w := &statementWriter{
+		db: db, opts: opts, now: now, create: p.original, reasons: &p.reasons,
+		conn:    &chunkConn{ConnPool: stmt.ConnPool, limits: p.limits},
+		size:    p.rowsPerStatement(stmt, opts),
+		padding: newMapPadding(stmt, rows),
+	}
+	catalog := !db.DryRun && rows.Len() >= catalogMinRows
+	if catalog && p.limits.rowid && !opts.SkipReturning {
+		w.rowid = rowidKey(db)
+	}
+	if catalog && p.limits.unnest && p.limits.buildsAhead(stmt, rows) {
+		w.types, w.params = tableColumns(db), newPgParams(typeMap(stmt.ConnPool))
+	}
+	return w
+}
+
+func (w *statementWriter) chunkRows() int { return w.size }
+
+func (w *statementWriter) close() { w.conn.close() }
+
+func (w *statementWriter) write(chunk reflect.Value) (int64, error) {
+	padded, copyBack := w.padding.pad(chunk)
+	tx := w.writeChunk(padded)
+	copyBack()
+	if tx.Error != nil {
+		return 0, tx.Error
+	}
+	appendExtra(w.db.Statement.ReflectValue, tx.Statement.ReflectValue, chunk.Len())
+	return tx.RowsAffected, nil
+}
+
+// writeChunk runs the dialect's create handler on one chunk, in a session
+// that shares the statement's clauses, selections, context and transaction.
+func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
+	db, conn := w.db, w.conn
+	// GORM's own conversion (maps, upserts) reads NowFunc per chunk: give
+	// it the statement's one reading.
+	tx := db.Session(&gorm.Session{Context: db.Statement.Context, NowFunc: func() time.Time { return w.now }})
+	stmt := tx.Statement
+	// The clone carries the SQL the statement holds, which under DryRun is
+	// the previous chunks'.
+	stmt.SQL.Reset()
+	stmt.Vars = nil
+	stmt.ConnPool = conn
+	stmt.BuildClauses = db.Statement.BuildClauses
+	stmt.Dest, stmt.ReflectValue = chunkDest(db.Statement.Dest, chunk)
+
+	begin := time.Now()
+	var (
+		values clause.Values
+		ahead  = conn.limits.buildsAhead(stmt, chunk)
+	)
+	if ahead {
+		values = createValues(stmt, stmt.ReflectValue, w.now)
+	}
+	// Where rowids are the keys, a chunk that leaves every key to the
+	// database (its values have no key column) takes them from
+	// LastInsertId, and one that gives every key needs none read back.
+	var rowid, keysGiven bool
+	if ahead && w.rowid != nil {
+		rowid = !hasColumn(values, w.rowid.DBName)
+		keysGiven = !rowid && allGiven(stmt, w.rowid)
+	}
+
+	// Without read-back through the handler, it only builds the SQL (an
+	// empty RETURNING keeps it from adding its own), and the chunk is
+	// executed here.
+	skipReturning := w.opts.SkipReturning || rowid || keysGiven
+	buildOnly := skipReturning || db.DryRun
+	if skipReturning {
+		stmt.Clauses["RETURNING"] = clause.Clause{Builder: func(clause.Clause, clause.Builder) {}}
+	}
+	tx.DryRun = buildOnly
+	if ahead {
+		if why := w.sql.buildInsert(stmt, values, skipReturning, w.types, w.params); why != "" {
+			w.reasons.stepAside(db, "arrays", "VALUES", why)
+		}
+	}
+	w.create(tx)
+	if buildOnly && tx.Error == nil {
+		switch {
+		case db.DryRun:
+			tx.AddError(conn.limits.check(stmt.SQL.String(), stmt.Vars))
+		default:
+			result, err := conn.ExecContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
+			if tx.AddError(err) == nil {
+				tx.RowsAffected, _ = result.RowsAffected()
+				if rowid {
+					last, err := result.LastInsertId()
+					if tx.AddError(err) == nil {
+						// One INSERT's rowids end at LastInsertId.
+						first := last - int64(chunk.Len()) + 1
+						tx.AddError(setKeys(stmt, w.rowid, stmt.ReflectValue, func(i int) int64 { return first + int64(i) }))
+					}
+				}
+			}
+		}
+	}
+
+	var over *limitError
+	switch {
+	case errors.As(tx.Error, &over):
+	case db.DryRun:
+		// The processor logs the statement's SQL once: collect every chunk.
+		if db.Statement.SQL.Len() > 0 {
+			db.Statement.SQL.WriteString(";\n")
+		}
+		db.Statement.SQL.WriteString(stmt.SQL.String())
+		db.Statement.Vars = append(db.Statement.Vars, stmt.Vars...)
+	default:
+		trace(tx, begin)
+	}
+	return tx
+}
+
+// hasColumn reports whether values write the column.
+func hasColumn(values clause.Values, name string) bool {
+	for _, c := range values.Columns {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// chunkDest gives a chunk the shape of the statement's Dest: a pointer to a
+// slice when Dest is a pointer, as CreateInBatches does.
+func chunkDest(dest any, chunk reflect.Value) (any, reflect.Value) {
+	if reflect.ValueOf(dest).Kind() != reflect.Pointer {
+		return chunk.Interface(), chunk
+	}
+	ptr := reflect.New(chunk.Type())
+	ptr.Elem().Set(chunk)
+	return ptr.Interface(), ptr.Elem()
+}
+
+// trace logs a chunk's statement the way GORM's processor logs a statement.
+func trace(tx *gorm.DB, begin time.Time) {
+	stmt := tx.Statement
+	tx.Logger.Trace(stmt.Context, begin, func() (string, int64) {
+		sql, vars := stmt.SQL.String(), stmt.Vars
+		if filter, ok := tx.Logger.(gorm.ParamsFilter); ok {
+			sql, vars = filter.ParamsFilter(stmt.Context, sql, vars...)
+		}
+		return tx.Dialector.Explain(sql, vars...), tx.RowsAffected
+	}, tx.Error)
 }
