@@ -5,6 +5,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 )
 
 // pgColumn is what the catalog says of a column.
@@ -97,4 +98,62 @@ func tableColumns(db *gorm.DB) map[string]pgColumn {
 		return nil
 	}
 	return columns
+}
+
+// copyTarget says why COPY into the table would not do what GORM's INSERT
+// does, or "". COPY applies no rules, refuses a table whose row-level
+// security applies to the user, and cannot see what a BEFORE INSERT row
+// trigger changes in the values RETURNING would read back.
+func copyTarget(db *gorm.DB, table pgx.Identifier, readsBack bool) string {
+	const query = `
+SELECT c.relkind IN ('r', 'p'), c.relhasrules, row_security_active(c.oid),
+       EXISTS (SELECT FROM pg_trigger t
+                WHERE (t.tgrelid = c.oid OR t.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid)))
+                  AND t.tgtype & 7 = 7 AND t.tgenabled <> 'D')
+  FROM pg_class c WHERE c.oid = to_regclass($1)`
+	var plain, rules, rls, triggers bool
+	stmt := db.Statement
+	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query, table.Sanitize()).Scan(&plain, &rules, &rls, &triggers); err != nil {
+		return "the table cannot be read from the catalog"
+	}
+	switch {
+	case !plain:
+		return "the target is not a table"
+	case rules:
+		return "the table has rules, which COPY does not apply"
+	case rls:
+		return "row-level security applies to the table, and COPY FROM refuses it"
+	case triggers && readsBack:
+		return "the table has BEFORE INSERT row triggers, which may change what RETURNING reads back"
+	}
+	return ""
+}
+
+// keySequence returns the sequence whose nextval gives a key column its
+// default, or nil. Only a default that is exactly nextval('seq') (serial,
+// bigserial), or an identity, qualifies: a key whose default is another
+// expression over a sequence gets other values from it.
+func keySequence(db *gorm.DB, table pgx.Identifier, key *schema.Field) *pgSequence {
+	const query = `
+WITH key AS (
+SELECT s.oid
+  FROM pg_attribute a
+  JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid AND dep.refclassid = 'pg_class'::regclass
+  JOIN pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+ WHERE a.attrelid = to_regclass($1) AND a.attname = $2
+   AND pg_get_expr(d.adbin, d.adrelid) = format('nextval(%L::regclass)', s.oid::regclass::text)
+UNION ALL
+SELECT to_regclass(pg_get_serial_sequence($1, $2)) FROM pg_attribute a
+ WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attidentity <> ''
+)
+SELECT key.oid::regclass::text, s.seqincrement,
+       s.seqcache = 1 AND NOT s.seqcycle AND has_sequence_privilege(key.oid, 'SELECT')
+  FROM key JOIN pg_sequence s ON s.seqrelid = key.oid`
+	var seq pgSequence
+	stmt := db.Statement
+	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query, table.Sanitize(), key.DBName).Scan(&seq.name, &seq.increment, &seq.provable); err != nil {
+		return nil
+	}
+	return &seq
 }

@@ -510,7 +510,7 @@ func TestCopyKeys(t *testing.T) {
 			checkCopyKeys(t, db, "copy_rows", rows)
 		})
 
-		// Sequences keyRun can prove leave the key to the COPY's default;
+		// Sequences proveKeys can prove leave the key to the COPY's default;
 		// the others have their keys drawn ahead and written.
 		for _, c := range []struct {
 			name, alter string

@@ -61,9 +61,9 @@ func newInsertColumns(stmt *gorm.Statement, now time.Time) insertColumns {
 	return cols
 }
 
-// read reads a field of row with its plan where it has a reader (addr is
+// readField reads a field of row with its plan where it has a reader (addr is
 // the row's address, nil when the row has none), else with GORM's ValueOf.
-func read(stmt *gorm.Statement, f *schema.Field, p fieldPlan, row reflect.Value, addr unsafe.Pointer) (any, bool) {
+func readField(stmt *gorm.Statement, f *schema.Field, p fieldPlan, row reflect.Value, addr unsafe.Pointer) (any, bool) {
 	if p.read != nil && addr != nil {
 		return p.read(addr)
 	}
@@ -93,7 +93,7 @@ func (cols *insertColumns) values(stmt *gorm.Statement, row reflect.Value, dst [
 	addr := rowAddr(cols.model, row)
 	for j, f := range cols.fields {
 		p := cols.plans[j]
-		v, zero := read(stmt, f, p, row, addr)
+		v, zero := readField(stmt, f, p, row, addr)
 		switch {
 		case !cols.takesNow(f, zero):
 			if zero && f.DefaultValueInterface != nil {
@@ -105,7 +105,7 @@ func (cols *insertColumns) values(stmt *gorm.Statement, row reflect.Value, dst [
 			v = cols.nowValue
 		default:
 			stmt.AddError(f.Set(stmt.Context, row, cols.now))
-			v, _ = read(stmt, f, p, row, addr)
+			v, _ = readField(stmt, f, p, row, addr)
 		}
 		dst[j] = v
 	}
@@ -143,7 +143,7 @@ func createValues(stmt *gorm.Statement, rows reflect.Value, now time.Time) claus
 		cols.values(stmt, rv, row)
 		addr := rowAddr(cols.model, rv)
 		for k, f := range cols.dbDefaults {
-			if v, zero := read(stmt, f, cols.dbPlans[k], rv, addr); !zero {
+			if v, zero := readField(stmt, f, cols.dbPlans[k], rv, addr); !zero {
 				present[k] = true
 				row[nFields+k] = v
 			}

@@ -1,11 +1,38 @@
 package bulk
 
 import (
+	"database/sql"
+	"fmt"
 	"reflect"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 )
+
+// Generated keys come back into the rows by one of four ways, each where
+// it gives every row its own row's key:
+//   - RETURNING, read by the dialect's create handler (GORM's own scan);
+//   - LastInsertId arithmetic, by GORM's MySQL handler, where it holds for
+//     every chunk (lastInsertIDSafe);
+//   - SQLite's rowids, for a key that is the rowid (rowidKey), from the
+//     chunk's LastInsertId (setRowidKeys);
+//   - a sequence's proof, after a COPY (below).
+//
+// COPY. Where every row leaves the key to the database, the COPY leaves the
+// column out and the key's default draws each row's key inside the COPY,
+// as it does for the raw CopyFrom the path is measured against. Which keys
+// the rows got is proven from the sequence (proveKeys): it hands out values in
+// a fixed step, so when the value it would hand out next was v before the
+// COPY and this session's currval is v+(n-1)·step after it, the n rows got
+// v, v+step, …, in row order, and nobody else drew in between. When another
+// session did draw, the rows' keys are read from the table: the rows with
+// keys in that span whose xmin is this transaction's. That takes a sequence
+// without per-session cache and without CYCLE, readable by the user; and it
+// holds unless the sequence is set back (setval) while the COPY runs, which
+// breaks plain INSERTs as much. Otherwise, and where some rows give their
+// own keys, the keys are drawn ahead with nextval in one round trip, set in
+// the structs and written explicitly (reserveKeys).
 
 // hasReturning reports whether the dialect reads generated values back with
 // RETURNING (GORM lists the clause among the create clauses then).
@@ -36,16 +63,10 @@ func lastInsertIDSafe(stmt *gorm.Statement) bool {
 		return true
 	}
 	rows := stmt.ReflectValue
-	for i := 0; i < rows.Len(); i++ {
-		row := reflect.Indirect(rows.Index(i))
-		if row.Kind() != reflect.Struct {
-			return true
-		}
-		if _, zero := pk.ValueOf(stmt.Context, row); !zero {
-			return false
-		}
+	if reflect.Indirect(rows.Index(0)).Kind() != reflect.Struct {
+		return true
 	}
-	return true
+	return len(zeroRows(stmt, pk, rows)) == rows.Len()
 }
 
 // setKeys gives row i of rows the generated key key(i), as GORM sets what
@@ -64,12 +85,134 @@ func setKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, key 
 	return nil
 }
 
-// allGiven reports whether every row of the chunk has a value for field.
-func allGiven(stmt *gorm.Statement, field *schema.Field) bool {
-	for i := 0; i < stmt.ReflectValue.Len(); i++ {
-		if _, zero := field.ValueOf(stmt.Context, stmt.ReflectValue.Index(i)); zero {
-			return false
+// setRowidKeys gives the rows of one INSERT their rowids as keys: they are
+// consecutive and end at LastInsertId (see rowidKey).
+func setRowidKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, result sql.Result) error {
+	last, err := result.LastInsertId()
+	if err != nil {
+		return err
+	}
+	first := last - int64(rows.Len()) + 1
+	return setKeys(stmt, field, rows, func(i int) int64 { return first + int64(i) })
+}
+
+// zeroRows returns the indexes of the rows of a slice of structs whose
+// field is zero: the rows that leave it to the database.
+func zeroRows(stmt *gorm.Statement, field *schema.Field, rows reflect.Value) []int {
+	model := stmt.Schema.ModelType
+	plan := planOf(model, field)
+	var zeros []int
+	for i := 0; i < rows.Len(); i++ {
+		row := reflect.Indirect(rows.Index(i))
+		if _, zero := readField(stmt, field, plan, row, rowAddr(model, row)); zero {
+			zeros = append(zeros, i)
 		}
 	}
-	return true
+	return zeros
+}
+
+// readsBack reports whether GORM would read anything back with RETURNING.
+func readsBack(stmt *gorm.Statement, opts Options) bool {
+	if opts.SkipReturning {
+		return false
+	}
+	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
+		if f.Readable {
+			return true
+		}
+	}
+	return false
+}
+
+// pgSequence is what the catalog says of a key's sequence.
+type pgSequence struct {
+	name      string // as regclass text, quoted where needed
+	increment int64
+	// provable: no per-session cache, no CYCLE, and readable, so proveKeys
+	// can tell which keys a COPY's rows got.
+	provable bool
+}
+
+// next returns the value the sequence hands out next. Reading a sequence
+// is not transactional: it shows what nextval would give now.
+func (seq *pgSequence) next(stmt *gorm.Statement, c *pgx.Conn) (int64, error) {
+	var last int64
+	var called bool
+	if err := c.QueryRow(stmt.Context, "SELECT last_value, is_called FROM "+seq.name).Scan(&last, &called); err != nil {
+		return 0, err
+	}
+	if called {
+		last += seq.increment
+	}
+	return last, nil
+}
+
+// runKeys gives the chunk's rows the keys the COPY drew for them, next
+// being what the sequence would hand out before it. When currval shows the
+// run next, next+step, … unbroken, that is every row's key in row order.
+// Otherwise another session drew in between, and the keys are this
+// transaction's rows (xmin, all of one COPY) in the span the run covered:
+// the sequence hands out values in order, so key order is row order.
+func (plan *copyPlan) runKeys(stmt *gorm.Statement, c *pgx.Conn, chunk reflect.Value, next int64) error {
+	var last int64
+	if err := c.QueryRow(stmt.Context, "SELECT currval($1::regclass)", plan.seq.name).Scan(&last); err != nil {
+		return err
+	}
+	n, step := chunk.Len(), plan.seq.increment
+	if last == next+int64(n-1)*step {
+		return setKeys(stmt, plan.key, chunk, func(i int) int64 { return next + int64(i)*step })
+	}
+	lo, hi, order := next, last, "ASC"
+	if step < 0 {
+		lo, hi, order = last, next, "DESC"
+	}
+	key, table := pgx.Identifier{plan.key.DBName}.Sanitize(), plan.table.Sanitize()
+	query := fmt.Sprintf(`SELECT array_agg(%[1]s::bigint ORDER BY %[1]s %[3]s) FROM %[2]s
+		WHERE %[1]s BETWEEN $1 AND $2 AND xmin = (SELECT xmin FROM %[2]s WHERE %[1]s = $3 LIMIT 1)`, key, table, order)
+	var keys []int64
+	if err := c.QueryRow(stmt.Context, query, lo, hi, last).Scan(&keys); err != nil {
+		return err
+	}
+	if len(keys) != n {
+		return fmt.Errorf("gormbulk: cannot tell the keys COPY gave: %d rows of this transaction hold keys %d to %d of %s, want %d", len(keys), lo, hi, plan.seq.name, n)
+	}
+	return setKeys(stmt, plan.key, chunk, func(i int) int64 { return keys[i] })
+}
+
+// reserveKeys gives the chunk's rows without a key the sequence's next
+// values, in row order, as RETURNING would have handed them out. The keys
+// come back as one array: nextval runs in generate_series order, before
+// the aggregate's sort.
+func (plan *copyPlan) reserveKeys(stmt *gorm.Statement, c *pgx.Conn, chunk reflect.Value) error {
+	if plan.key == nil {
+		return nil
+	}
+	var missing []int
+	if plan.replaceKeys {
+		// The database would generate every row's key.
+		missing = make([]int, chunk.Len())
+		for i := range missing {
+			missing[i] = i
+		}
+	} else {
+		missing = zeroRows(stmt, plan.key, chunk)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var keys []int64
+	err := c.QueryRow(stmt.Context, "SELECT array_agg(nextval($1::regclass) ORDER BY g) FROM generate_series(1, $2) AS g",
+		plan.seq.name, len(missing)).Scan(&keys)
+	if err != nil {
+		return err
+	}
+	if len(keys) != len(missing) {
+		return fmt.Errorf("gormbulk: reserved %d keys from %s, wanted %d", len(keys), plan.seq.name, len(missing))
+	}
+	for i, row := range missing {
+		if err := plan.key.Set(stmt.Context, chunk.Index(row), keys[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

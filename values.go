@@ -292,7 +292,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	var rowid, keysGiven bool
 	if ahead && w.rowid != nil {
 		rowid = !hasColumn(values, w.rowid.DBName)
-		keysGiven = !rowid && allGiven(stmt, w.rowid)
+		keysGiven = !rowid && len(zeroRows(stmt, w.rowid, stmt.ReflectValue)) == 0
 	}
 
 	// Without read-back through the handler, it only builds the SQL (an
@@ -319,12 +319,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			if tx.AddError(err) == nil {
 				tx.RowsAffected, _ = result.RowsAffected()
 				if rowid {
-					last, err := result.LastInsertId()
-					if tx.AddError(err) == nil {
-						// One INSERT's rowids end at LastInsertId.
-						first := last - int64(chunk.Len()) + 1
-						tx.AddError(setKeys(stmt, w.rowid, stmt.ReflectValue, func(i int) int64 { return first + int64(i) }))
-					}
+					tx.AddError(setRowidKeys(stmt, w.rowid, stmt.ReflectValue, result))
 				}
 			}
 		}
