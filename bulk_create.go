@@ -33,7 +33,7 @@ func (p *Plugin) create(db *gorm.DB) {
 // arithmetic to hold for every chunk (see lastInsertIDSafe).
 func (p *Plugin) bulkOptions(db *gorm.DB) (Options, bool) {
 	stmt := db.Statement
-	if !p.known || stmt.SQL.Len() > 0 {
+	if !p.supported || stmt.SQL.Len() > 0 {
 		return Options{}, false
 	}
 	opts, explicit, ok := statementOptions(stmt, p.config)
@@ -49,7 +49,7 @@ func (p *Plugin) bulkOptions(db *gorm.DB) (Options, bool) {
 	if n := rows.Len(); n == 0 || (n == 1 && !explicit) {
 		return opts, false
 	}
-	if p.limits.lastInsertID && !hasReturning(stmt) && !lastInsertIDSafe(stmt) {
+	if p.dialect.lastInsertID && !hasReturning(stmt) && !lastInsertIDSafe(stmt) {
 		p.reasons.stepAside(db, "the bulk path", "GORM's own create", "without RETURNING, LastInsertId arithmetic cannot give each chunk's rows their keys (ON CONFLICT, or given and generated keys mixed)")
 		return opts, false
 	}
@@ -103,7 +103,7 @@ func (p *Plugin) newWriter(db *gorm.DB, opts Options) (writer, error) {
 			return newCopyWriter(db, plan, opts), nil
 		case opts.Method == Copy:
 			return nil, fmt.Errorf("%w: %s", ErrMethodUnavailable, why)
-		case p.limits.postgres && !db.DryRun:
+		case p.dialect.postgres && !db.DryRun:
 			p.reasons.stepAside(db, "COPY", "the statement path", why)
 		}
 	}

@@ -14,16 +14,16 @@ import (
 // which spares the database parsing a statement of thousands of rows again.
 type chunkConn struct {
 	gorm.ConnPool
-	limits limits
-	query  string
-	stmt   *sql.Stmt
+	dialect dialect
+	query   string
+	stmt    *sql.Stmt
 }
 
 func (c *chunkConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := c.limits.check(query, args); err != nil {
+	if err := c.dialect.check(query, args); err != nil {
 		return nil, err
 	}
-	if !c.limits.prepare {
+	if !c.dialect.prepare {
 		return c.ConnPool.ExecContext(ctx, query, args...)
 	}
 	stmt, err := c.prepared(ctx, query)
@@ -34,10 +34,10 @@ func (c *chunkConn) ExecContext(ctx context.Context, query string, args ...any) 
 }
 
 func (c *chunkConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := c.limits.check(query, args); err != nil {
+	if err := c.dialect.check(query, args); err != nil {
 		return nil, err
 	}
-	if !c.limits.prepare {
+	if !c.dialect.prepare {
 		return c.ConnPool.QueryContext(ctx, query, args...)
 	}
 	stmt, err := c.prepared(ctx, query)

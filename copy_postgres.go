@@ -79,11 +79,11 @@ type copyPlan struct {
 func (p *Plugin) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, string) {
 	stmt := db.Statement
 	switch {
-	case !p.limits.copy:
+	case !p.dialect.copy:
 		return nil, "COPY needs PostgreSQL through pgx's database/sql driver"
 	case db.DryRun:
 		return nil, "DryRun shows statements, and COPY is none"
-	case !p.limits.buildsAhead(stmt, stmt.ReflectValue):
+	case !p.dialect.buildsAhead(stmt, stmt.ReflectValue):
 		return nil, "COPY takes slices of structs without ON CONFLICT"
 	}
 	if _, ok := pinned(stmt.ConnPool); !ok {

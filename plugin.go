@@ -17,11 +17,11 @@ type Config struct {
 
 // Plugin is the GORM plugin; register it with db.Use(bulk.New()).
 type Plugin struct {
-	config   Config
-	limits   limits
-	known    bool
-	original func(*gorm.DB)
-	reasons  reasons
+	config    Config
+	dialect   dialect
+	supported bool
+	original  func(*gorm.DB)
+	reasons   reasons
 }
 
 // New returns the plugin, configured by an optional Config.
@@ -54,9 +54,9 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	if p.original == nil {
 		return gorm.ErrInvalidDB
 	}
-	p.limits, p.known = discoverLimits(db)
-	if p.limits.postgres {
-		p.limits.copy, p.limits.unnest = preparePostgres(db)
+	p.dialect, p.supported = discoverDialect(db)
+	if p.dialect.postgres {
+		p.dialect.copy, p.dialect.unnest = preparePostgres(db)
 	}
 
 	if err := create.Replace(createName, p.create); err != nil {

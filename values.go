@@ -19,7 +19,7 @@ import (
 // of the create handler: GORM's own handler executes SQL it finds already
 // built (SQL Server's handler would lose its OUTPUT read-back), and upserts
 // and maps keep GORM's conversion, which also rewrites ON CONFLICT.
-func (l limits) buildsAhead(stmt *gorm.Statement, rows reflect.Value) bool {
+func (l dialect) buildsAhead(stmt *gorm.Statement, rows reflect.Value) bool {
 	if !l.gormCreate || stmt.Schema == nil {
 		return false
 	}
@@ -176,14 +176,14 @@ func (p *Plugin) rowsPerStatement(stmt *gorm.Statement, opts Options) int {
 	switch {
 	case opts.BatchSize > 0:
 		n = opts.BatchSize
-	case p.limits.targetParams > 0:
-		n = max(1, p.limits.targetParams/params)
+	case p.dialect.targetParams > 0:
+		n = max(1, p.dialect.targetParams/params)
 	}
-	if p.limits.maxRows > 0 {
-		n = min(n, p.limits.maxRows)
+	if p.dialect.maxRows > 0 {
+		n = min(n, p.dialect.maxRows)
 	}
-	if p.limits.maxParams > 0 {
-		n = min(n, p.limits.maxParams/params)
+	if p.dialect.maxParams > 0 {
+		n = min(n, p.dialect.maxParams/params)
 	}
 	return max(1, n)
 }
@@ -233,15 +233,15 @@ func (p *Plugin) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *s
 	rows := stmt.ReflectValue
 	w := &statementWriter{
 		db: db, opts: opts, now: now, create: p.original, reasons: &p.reasons,
-		conn:    &chunkConn{ConnPool: stmt.ConnPool, limits: p.limits},
+		conn:    &chunkConn{ConnPool: stmt.ConnPool, dialect: p.dialect},
 		size:    p.rowsPerStatement(stmt, opts),
 		padding: newMapPadding(stmt, rows),
 	}
 	catalog := !db.DryRun && rows.Len() >= catalogMinRows
-	if catalog && p.limits.rowid && !opts.SkipReturning {
+	if catalog && p.dialect.rowid && !opts.SkipReturning {
 		w.rowid = rowidKey(db)
 	}
-	if catalog && p.limits.unnest && p.limits.buildsAhead(stmt, rows) {
+	if catalog && p.dialect.unnest && p.dialect.buildsAhead(stmt, rows) {
 		w.types, w.params = tableColumns(db), newPgParams(typeMap(stmt.ConnPool))
 	}
 	return w
@@ -280,40 +280,40 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 
 	begin := time.Now()
 	var (
-		values clause.Values
-		ahead  = conn.limits.buildsAhead(stmt, chunk)
+		values   clause.Values
+		ownBuild = conn.dialect.buildsAhead(stmt, chunk) // the INSERT is built here
 	)
-	if ahead {
+	if ownBuild {
 		values = createValues(stmt, stmt.ReflectValue, w.now)
 	}
 	// Where rowids are the keys, a chunk that leaves every key to the
 	// database (its values have no key column) takes them from
 	// LastInsertId, and one that gives every key needs none read back.
 	var rowid, keysGiven bool
-	if ahead && w.rowid != nil {
+	if ownBuild && w.rowid != nil {
 		rowid = !hasColumn(values, w.rowid.DBName)
 		keysGiven = !rowid && len(zeroRows(stmt, w.rowid, stmt.ReflectValue)) == 0
 	}
 
 	// Without read-back through the handler, it only builds the SQL (an
 	// empty RETURNING keeps it from adding its own), and the chunk is
-	// executed here.
+	// executed here (or, under DryRun, only checked against the limits).
 	skipReturning := w.opts.SkipReturning || rowid || keysGiven
-	buildOnly := skipReturning || db.DryRun
+	execHere := skipReturning || db.DryRun
 	if skipReturning {
 		stmt.Clauses["RETURNING"] = clause.Clause{Builder: func(clause.Clause, clause.Builder) {}}
 	}
-	tx.DryRun = buildOnly
-	if ahead {
+	tx.DryRun = execHere
+	if ownBuild {
 		if why := w.sql.buildInsert(stmt, values, skipReturning, w.types, w.params); why != "" {
 			w.reasons.stepAside(db, "arrays", "VALUES", why)
 		}
 	}
 	w.create(tx)
-	if buildOnly && tx.Error == nil {
+	if execHere && tx.Error == nil {
 		switch {
 		case db.DryRun:
-			tx.AddError(conn.limits.check(stmt.SQL.String(), stmt.Vars))
+			tx.AddError(conn.dialect.check(stmt.SQL.String(), stmt.Vars))
 		default:
 			result, err := conn.ExecContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
 			if tx.AddError(err) == nil {

@@ -11,9 +11,10 @@ import (
 	"gorm.io/gorm"
 )
 
-// limits are what one statement may carry on a dialect. A zero field means
-// the dialect sets no such limit.
-type limits struct {
+// dialect is what the plugin knows of a DB's dialect: what one statement
+// may carry (a zero limit means the dialect sets none), how statements are
+// sent, and which of the faster paths the dialect and driver offer.
+type dialect struct {
 	maxParams int // bind parameters per statement
 
 	// targetParams sizes statements when the caller sets no BatchSize.
@@ -60,18 +61,18 @@ const (
 // 5.6's default, lower than every later default, so it is never too large.
 const mysqlDefaultPacket = 4 << 20
 
-// discoverLimits reads the limits of db's dialect and connection. It reports
+// discoverDialect reads the profile of db's dialect and connection. It reports
 // false for a dialect the plugin does not know, whose statements then go to
 // GORM's own create.
-func discoverLimits(db *gorm.DB) (limits, bool) {
+func discoverDialect(db *gorm.DB) (dialect, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
 	switch db.Dialector.Name() {
 	case "postgres":
-		return limits{maxParams: 65535, targetParams: 16384, gormCreate: true, postgres: true}, true
+		return dialect{maxParams: 65535, targetParams: 16384, gormCreate: true, postgres: true}, true
 	case "sqlite":
-		return limits{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, gormCreate: true, rowid: true}, true
+		return dialect{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, gormCreate: true, rowid: true}, true
 	case "mysql":
 		packet := mysqlDefaultPacket
 		var v int64
@@ -79,13 +80,13 @@ func discoverLimits(db *gorm.DB) (limits, bool) {
 			packet = int(v)
 		}
 		// Leave room for the protocol's own framing of each argument.
-		return limits{maxParams: 65535, targetParams: 8192, maxBytes: packet - packet/16, prepare: !interpolates(db), gormCreate: true, lastInsertID: true}, true
+		return dialect{maxParams: 65535, targetParams: 8192, maxBytes: packet - packet/16, prepare: !interpolates(db), gormCreate: true, lastInsertID: true}, true
 	case "sqlserver":
 		// 2,100 parameters per request, two of which go-mssqldb's
 		// sp_executesql call takes for the statement and its declarations.
-		return limits{maxParams: 2100 - 2, maxRows: 1000}, true
+		return dialect{maxParams: 2100 - 2, maxRows: 1000}, true
 	}
-	return limits{}, false
+	return dialect{}, false
 }
 
 // interpolates reports whether go-sql-driver/mysql writes arguments into the
@@ -140,7 +141,7 @@ func versionBefore(version string, major, minor int) bool {
 }
 
 // check reports a *limitError when a statement would exceed the limits.
-func (l limits) check(query string, args []any) error {
+func (l dialect) check(query string, args []any) error {
 	if l.maxParams > 0 && len(args) > l.maxParams {
 		return &limitError{what: "bind parameters", got: len(args), max: l.maxParams}
 	}
