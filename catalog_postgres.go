@@ -1,11 +1,12 @@
 package bulk
 
 import (
+	"database/sql"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
-	"gorm.io/gorm/schema"
 )
 
 // pgColumn is what the catalog says of a column.
@@ -28,6 +29,8 @@ type pgColumn struct {
 	// picks the parameter's format and encoding.
 	oid      uint32
 	identity string // pg_attribute.attidentity: "a" ALWAYS, "d" BY DEFAULT, ""
+	// seq is the sequence the column's default draws from, if any.
+	seq *pgSequence
 }
 
 // isArray reports whether the column holds arrays.
@@ -54,106 +57,164 @@ func pgTable(stmt *gorm.Statement) (pgx.Identifier, bool) {
 	return pgx.Identifier(parts), true
 }
 
-// tableColumnsQuery follows each column's domains down to the base type.
-// format_type with typmod -1 names a type with no modifier in a form that
-// casts to the type itself: "bpchar" and "bit" rather than character(1)
-// and bit(1).
-const tableColumnsQuery = `
-WITH RECURSIVE col AS (
-SELECT a.attname, a.attidentity::text AS identity, a.atttypid AS own, a.atttypid AS typ, false AS domain
-  FROM pg_attribute a
- WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+// pgTableInfo is what one read of the catalog says of a table: its
+// columns, what keeps COPY off it, and the stamp that tells whether it
+// still holds.
+type pgTableInfo struct {
+	columns map[string]pgColumn
+	// plain is set for a plain or partitioned table; rules, rls (row-level
+	// security applies to the current user) and triggers (BEFORE INSERT
+	// row triggers, also on partitions) keep COPY off it.
+	plain, rules, rls, triggers bool
+	stamp                       string
+}
+
+// tableStamp changes whenever anything the catalog read depends on may
+// have: every catalog row of the table, its columns, their types,
+// defaults, triggers, rules, partitions and sequences is rewritten (a new
+// xmin) by the DDL that changes it; the name resolves through search_path
+// (to_regclass), type names are written relative to it (format_type), and
+// row-level security and sequence privileges depend on the role. Reading
+// it touches only the catalog's indexes on the table's oid.
+const tableStamp = `(SELECT md5(concat_ws('/', t.oid, current_user, current_schemas(true)::text, row_security_active(t.oid),
+  (SELECT xmin FROM pg_class WHERE oid = t.oid),
+  (SELECT string_agg(a.xmin || ':' || ty.xmin || ':' || coalesce(bt.xmin::text, ''), ',' ORDER BY a.attnum)
+     FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid LEFT JOIN pg_type bt ON bt.oid = ty.typbasetype
+    WHERE a.attrelid = t.oid AND a.attnum > 0),
+  (SELECT string_agg(xmin::text, ',' ORDER BY adnum) FROM pg_attrdef WHERE adrelid = t.oid),
+  (SELECT string_agg(xmin::text, ',' ORDER BY oid) FROM pg_trigger WHERE tgrelid = t.oid),
+  (SELECT string_agg(xmin::text, ',' ORDER BY oid) FROM pg_rewrite WHERE ev_class = t.oid),
+  (SELECT string_agg(xmin::text, ',' ORDER BY inhrelid) FROM pg_inherits WHERE inhparent = t.oid),
+  (SELECT string_agg(s.xmin || ':' || q.xmin || ':' || has_sequence_privilege(s.oid, 'SELECT'), ',' ORDER BY s.oid)
+     FROM pg_class s JOIN pg_sequence q ON q.seqrelid = s.oid
+    WHERE s.oid IN (SELECT refobjid FROM pg_depend WHERE classid = 'pg_attrdef'::regclass
+                       AND objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = t.oid)
+                    UNION ALL
+                    SELECT objid FROM pg_depend WHERE classid = 'pg_class'::regclass AND refobjid = t.oid AND deptype IN ('a', 'i')))
+)) FROM (SELECT to_regclass($1)::oid AS oid) t)`
+
+// tableInfoQuery reads a table's columns, following each column's domains
+// down to the base type (format_type with typmod -1 names a type with no
+// modifier in a form that casts to the type itself: "bpchar" and "bit"
+// rather than character(1) and bit(1)), the sequence each column's default
+// draws from where it is exactly nextval('seq') (serial, bigserial) or an
+// identity (a default that is another expression over a sequence gets
+// other values from it), what keeps COPY off the table, and the stamp.
+const tableInfoQuery = `
+WITH RECURSIVE t AS (SELECT to_regclass($1)::oid AS oid),
+col AS (
+SELECT a.attnum, a.attname, a.attidentity::text AS identity, a.atttypid AS own, a.atttypid AS typ, false AS domain
+  FROM t JOIN pg_attribute a ON a.attrelid = t.oid
+ WHERE a.attnum > 0 AND NOT a.attisdropped
 UNION ALL
-SELECT col.attname, col.identity, col.own, t.typbasetype, true
-  FROM col JOIN pg_type t ON t.oid = col.typ AND t.typtype = 'd'
+SELECT col.attnum, col.attname, col.identity, col.own, ty.typbasetype, true
+  FROM col JOIN pg_type ty ON ty.oid = col.typ AND ty.typtype = 'd'
+),
+seq AS (
+SELECT d.adnum AS attnum, s.oid
+  FROM t JOIN pg_attrdef d ON d.adrelid = t.oid
+  JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid AND dep.refclassid = 'pg_class'::regclass
+  JOIN pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+ WHERE pg_get_expr(d.adbin, d.adrelid) = format('nextval(%L::regclass)', s.oid::regclass::text)
+UNION ALL
+SELECT a.attnum, to_regclass(pg_get_serial_sequence($1, a.attname))::oid
+  FROM t JOIN pg_attribute a ON a.attrelid = t.oid
+ WHERE a.attnum > 0 AND a.attidentity <> ''
 )
 SELECT col.attname, col.identity, col.domain, col.own, format_type(col.typ, -1),
-       CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace THEN t.typname::text ELSE '' END
-  FROM col JOIN pg_type t ON t.oid = col.typ
- WHERE t.typtype <> 'd'`
+       CASE WHEN ty.typnamespace = 'pg_catalog'::regnamespace THEN ty.typname::text ELSE '' END,
+       seq.oid::regclass::text, q.seqincrement,
+       q.seqcache = 1 AND NOT q.seqcycle AND has_sequence_privilege(seq.oid, 'SELECT'),
+       c.relkind IN ('r', 'p'), c.relhasrules, row_security_active(c.oid),
+       EXISTS (SELECT FROM pg_trigger tg
+                WHERE (tg.tgrelid = c.oid OR tg.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid)))
+                  AND tg.tgtype & 7 = 7 AND tg.tgenabled <> 'D'),
+       ` + tableStamp + `
+  FROM col JOIN pg_type ty ON ty.oid = col.typ
+  JOIN t ON true JOIN pg_class c ON c.oid = t.oid
+  LEFT JOIN seq ON seq.attnum = col.attnum
+  LEFT JOIN pg_sequence q ON q.seqrelid = seq.oid
+ WHERE ty.typtype <> 'd'`
 
-// tableColumns reads the statement's table's columns from the catalog, or
-// returns nil when they cannot be read; the chunks then use VALUES.
-func tableColumns(db *gorm.DB) map[string]pgColumn {
+// pgCatalog caches per table what the catalog says of it, for the life of
+// the plugin. A call makes one round trip for its table: the stamp, which
+// reads only the catalog's indexes, and when it differs (DDL, another
+// table behind the name, another role or search_path) the table read
+// afresh.
+type pgCatalog struct {
+	tables sync.Map // table name, quoted → *pgTableInfo
+}
+
+// table returns what the catalog says of the statement's table, or nil
+// when it cannot be read (the chunks then use VALUES, and COPY steps
+// aside).
+func (c *pgCatalog) table(db *gorm.DB) *pgTableInfo {
 	stmt := db.Statement
 	table, ok := pgTable(stmt)
 	if !ok {
 		return nil
 	}
-	rows, err := stmt.ConnPool.QueryContext(stmt.Context, tableColumnsQuery, table.Sanitize())
+	name := table.Sanitize()
+	if cached, ok := c.tables.Load(name); ok {
+		var stamp string
+		if err := stmt.ConnPool.QueryRowContext(stmt.Context, "SELECT "+tableStamp, name).Scan(&stamp); err == nil && stamp == cached.(*pgTableInfo).stamp {
+			return cached.(*pgTableInfo)
+		}
+	}
+	info := readTableInfo(stmt, name)
+	if info == nil {
+		c.tables.Delete(name)
+		return nil
+	}
+	c.tables.Store(name, info)
+	return info
+}
+
+// readTableInfo reads the table from the catalog, or returns nil.
+func readTableInfo(stmt *gorm.Statement, name string) *pgTableInfo {
+	rows, err := stmt.ConnPool.QueryContext(stmt.Context, tableInfoQuery, name)
 	if err != nil {
 		return nil
 	}
 	defer rows.Close()
-	columns := map[string]pgColumn{}
+	info := &pgTableInfo{columns: map[string]pgColumn{}}
 	for rows.Next() {
-		var name string
-		var col pgColumn
-		if rows.Scan(&name, &col.identity, &col.domain, &col.oid, &col.cast, &col.builtin) != nil {
+		var (
+			name     string
+			col      pgColumn
+			seq      sql.NullString
+			step     sql.NullInt64
+			provable sql.NullBool
+		)
+		if rows.Scan(&name, &col.identity, &col.domain, &col.oid, &col.cast, &col.builtin, &seq, &step, &provable,
+			&info.plain, &info.rules, &info.rls, &info.triggers, &info.stamp) != nil {
 			return nil
 		}
-		columns[name] = col
+		if seq.Valid {
+			col.seq = &pgSequence{name: seq.String, increment: step.Int64, provable: provable.Bool}
+		}
+		info.columns[name] = col
 	}
-	if rows.Err() != nil || len(columns) == 0 {
+	if rows.Err() != nil || len(info.columns) == 0 {
 		return nil
 	}
-	return columns
+	return info
 }
 
-// copyTarget says why COPY into the table would not do what GORM's INSERT
+// copyRefusal says why COPY into the table would not do what GORM's INSERT
 // does, or "". COPY applies no rules, refuses a table whose row-level
 // security applies to the user, and cannot see what a BEFORE INSERT row
 // trigger changes in the values RETURNING would read back.
-func copyTarget(db *gorm.DB, table pgx.Identifier, readsBack bool) string {
-	const query = `
-SELECT c.relkind IN ('r', 'p'), c.relhasrules, row_security_active(c.oid),
-       EXISTS (SELECT FROM pg_trigger t
-                WHERE (t.tgrelid = c.oid OR t.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid)))
-                  AND t.tgtype & 7 = 7 AND t.tgenabled <> 'D')
-  FROM pg_class c WHERE c.oid = to_regclass($1)`
-	var plain, rules, rls, triggers bool
-	stmt := db.Statement
-	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query, table.Sanitize()).Scan(&plain, &rules, &rls, &triggers); err != nil {
-		return "the table cannot be read from the catalog"
-	}
+func (info *pgTableInfo) copyRefusal(readsBack bool) string {
 	switch {
-	case !plain:
+	case !info.plain:
 		return "the target is not a table"
-	case rules:
+	case info.rules:
 		return "the table has rules, which COPY does not apply"
-	case rls:
+	case info.rls:
 		return "row-level security applies to the table, and COPY FROM refuses it"
-	case triggers && readsBack:
+	case info.triggers && readsBack:
 		return "the table has BEFORE INSERT row triggers, which may change what RETURNING reads back"
 	}
 	return ""
-}
-
-// keySequence returns the sequence whose nextval gives a key column its
-// default, or nil. Only a default that is exactly nextval('seq') (serial,
-// bigserial), or an identity, qualifies: a key whose default is another
-// expression over a sequence gets other values from it.
-func keySequence(db *gorm.DB, table pgx.Identifier, key *schema.Field) *pgSequence {
-	const query = `
-WITH key AS (
-SELECT s.oid
-  FROM pg_attribute a
-  JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-  JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid AND dep.refclassid = 'pg_class'::regclass
-  JOIN pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
- WHERE a.attrelid = to_regclass($1) AND a.attname = $2
-   AND pg_get_expr(d.adbin, d.adrelid) = format('nextval(%L::regclass)', s.oid::regclass::text)
-UNION ALL
-SELECT to_regclass(pg_get_serial_sequence($1, $2)) FROM pg_attribute a
- WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attidentity <> ''
-)
-SELECT key.oid::regclass::text, s.seqincrement,
-       s.seqcache = 1 AND NOT s.seqcycle AND has_sequence_privilege(key.oid, 'SELECT')
-  FROM key JOIN pg_sequence s ON s.seqrelid = key.oid`
-	var seq pgSequence
-	stmt := db.Statement
-	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query, table.Sanitize(), key.DBName).Scan(&seq.name, &seq.increment, &seq.provable); err != nil {
-		return nil
-	}
-	return &seq
 }

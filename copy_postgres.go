@@ -97,13 +97,14 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, 
 	if !ok {
 		return nil, "the table is an expression, not a name"
 	}
-	if why := copyTarget(db, table, readsBack(stmt, opts)); why != "" {
+	info := p.catalog.table(db)
+	if info == nil {
+		return nil, "the table cannot be read from the catalog"
+	}
+	if why := info.copyRefusal(readsBack(stmt, opts)); why != "" {
 		return nil, why
 	}
-	catalog := tableColumns(db)
-	if catalog == nil {
-		return nil, "the table's columns cannot be read from the catalog"
-	}
+	catalog := info.columns
 	plan := &copyPlan{cols: newInsertColumns(stmt, now), table: table}
 	var valued []*schema.Field // fields whose values alone tell their kind
 	for _, f := range plan.cols.fields {
@@ -130,7 +131,7 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, 
 		switch {
 		case zero == 0:
 		case f == stmt.Schema.PrioritizedPrimaryField && readBack:
-			if plan.seq = keySequence(db, table, f); plan.seq == nil {
+			if plan.seq = catalog[f.DBName].seq; plan.seq == nil {
 				return nil, fmt.Sprintf("key %s has a database default other than its sequence's nextval", f.DBName)
 			}
 			plan.key, plan.replaceKeys = f, !isWritten

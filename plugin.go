@@ -22,6 +22,7 @@ type Plugin struct {
 	supported bool
 	original  func(*gorm.DB)
 	reasons   reasons
+	catalog   pgCatalog
 }
 
 // New returns the plugin, configured by an optional Config.

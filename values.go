@@ -242,7 +242,9 @@ func (p *Plugin) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *s
 		w.rowid = rowidKey(db)
 	}
 	if catalog && p.dialect.unnest && p.dialect.buildsAhead(stmt, rows) {
-		w.types, w.params = tableColumns(db), newPgParams(typeMap(stmt.ConnPool))
+		if info := p.catalog.table(db); info != nil {
+			w.types, w.params = info.columns, newPgParams(typeMap(stmt.ConnPool))
+		}
 	}
 	return w
 }

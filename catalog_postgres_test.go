@@ -1,0 +1,103 @@
+package bulk_test
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/gormbulk/bulk"
+)
+
+// CatalogRow is written before and after its table changes under the
+// plugin's cached catalog.
+type CatalogRow struct {
+	ID   uint
+	Code string
+}
+
+// TestCatalogChanges changes what the catalog says of a table between two
+// calls and requires the second to store what plain GORM stores: the
+// cached answer is never served once the table's definition, the table
+// behind the name (search_path, drop and recreate) or the role's
+// row-level security changed. A stale cast to uuid would store
+// "A0EEBC99-…" lowercased in a text column; stale columns would fail; a
+// stale COPY would meet row-level security.
+func TestCatalogChanges(t *testing.T) {
+	t.Cleanup(bulk.SetCatalogMinRows(1))
+	const upper = "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain := open(t)
+		exec := func(t *testing.T, db *gorm.DB, qs ...string) {
+			t.Helper()
+			for _, q := range qs {
+				if err := db.Exec(q).Error; err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+		}
+		t.Cleanup(func() {
+			exec(t, plain, "DROP TABLE IF EXISTS catalog_rows", "DROP SCHEMA IF EXISTS gormbulk_other CASCADE")
+		})
+		for _, c := range []struct {
+			name          string
+			before, after []string
+			method        bulk.Method
+			rows          int
+		}{
+			{"column type", []string{"CREATE TABLE catalog_rows (id bigserial PRIMARY KEY, code uuid)"},
+				[]string{"ALTER TABLE catalog_rows ALTER COLUMN code TYPE text"}, bulk.Values, 10},
+			{"recreated", []string{"CREATE TABLE catalog_rows (id bigserial PRIMARY KEY, code uuid)"},
+				[]string{"DROP TABLE catalog_rows", "CREATE TABLE catalog_rows (code text, id bigserial PRIMARY KEY)"}, bulk.Values, 10},
+			{"search_path", []string{
+				"CREATE TABLE catalog_rows (id bigserial PRIMARY KEY, code uuid)",
+				"CREATE SCHEMA gormbulk_other", "CREATE TABLE gormbulk_other.catalog_rows (id bigserial PRIMARY KEY, code text)"},
+				[]string{"SET search_path TO gormbulk_other, public"}, bulk.Values, 10},
+			{"row-level security", []string{"CREATE TABLE catalog_rows (id bigserial PRIMARY KEY, code text)"}, []string{
+				"ALTER TABLE catalog_rows ENABLE ROW LEVEL SECURITY", "ALTER TABLE catalog_rows FORCE ROW LEVEL SECURITY",
+				"CREATE POLICY catalog_all ON catalog_rows USING (true) WITH CHECK (true)"}, bulk.AnyMethod, 600},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				// One connection, so that SET search_path holds for both
+				// calls and for GORM's.
+				db := withPlugin(t, open(t))
+				sqlDB, err := db.DB()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sqlDB.SetMaxOpenConns(1)
+				exec(t, db, "DROP TABLE IF EXISTS catalog_rows", "DROP SCHEMA IF EXISTS gormbulk_other CASCADE", "RESET search_path")
+				exec(t, db, c.before...)
+				rows := make([]CatalogRow, c.rows)
+				for i := range rows {
+					rows[i].Code = strings.ToLower(upper)
+				}
+				if err := db.Clauses(bulk.Options{Method: c.method}).Create(&rows).Error; err != nil {
+					t.Fatalf("before: %v", err)
+				}
+				exec(t, db, c.after...)
+				exec(t, db, "TRUNCATE catalog_rows RESTART IDENTITY")
+
+				want := make([]CatalogRow, c.rows)
+				got := make([]CatalogRow, c.rows)
+				for i := range want {
+					want[i].Code, got[i].Code = fmt.Sprint(upper, i), fmt.Sprint(upper, i)
+				}
+				if err := db.Session(&gorm.Session{}).Create(&want).Error; err != nil {
+					t.Fatalf("GORM: %v", err)
+				}
+				wantTable := tableRows(t, db, "catalog_rows")
+				exec(t, db, "TRUNCATE catalog_rows RESTART IDENTITY")
+				if err := db.Clauses(bulk.Options{Method: c.method}).Create(&got).Error; err != nil {
+					t.Fatalf("after: %v", err)
+				}
+				if gotTable := tableRows(t, db, "catalog_rows"); !reflect.DeepEqual(gotTable[:3], wantTable[:3]) {
+					t.Errorf("table differs from GORM's:\n got %v\nwant %v", gotTable[:3], wantTable[:3])
+				}
+				exec(t, db, "RESET search_path")
+			})
+		}
+	})
+}
