@@ -252,7 +252,7 @@ func rawQuery(db *gorm.DB, n int) string {
 // x-gorm is GORM's time over the plugin's (above 1: the plugin is faster).
 func BenchmarkCreateSizes(b *testing.B) {
 	eachDialectB(b, func(b *testing.B, dialect string, db *gorm.DB) {
-		for _, n := range []int{10, 100, 1000, 10000, 100000} {
+		for _, n := range []int{10, 100, 300, 1000, 10000, 100000} {
 			if n > benchSize() {
 				continue
 			}

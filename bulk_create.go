@@ -57,13 +57,22 @@ func (p *Plugin) bulkOptions(db *gorm.DB) (Options, bool) {
 }
 
 // catalogMinRows is the fewest rows of a call for which the plugin reads
-// the catalog: PostgreSQL's column types for arrays, SQLite's schema for
-// rowid keys. Each read costs round trips GORM does not make; measured
-// here (BenchmarkCreateSizes), a PostgreSQL call of 50 rows ran at 0.77×
-// plain GORM with arrays and 1.0× without, one of 100 at 1.07× and 1.02×,
-// 200 at 1.3× and 1.04×. A variable for the tests, which run those paths
-// on a few rows.
+// the catalog, and so takes the paths that need it: PostgreSQL's COPY and
+// arrays, SQLite's rowid keys. A read costs a round trip GORM does not
+// make (the cached table's stamp, catalog_postgres.go). Measured here
+// (BenchmarkCreateSizes, PostgreSQL, the table emptied before each call), a
+// call of 50 rows ran at 0.77× plain GORM with arrays and 1.0× without;
+// one of 100 rows at 1.04-1.08× with arrays and 1.02× as VALUES. A
+// variable for the tests, which run those paths on a few rows.
 var catalogMinRows = 100
+
+// copyMinRows is the fewest rows the automatic choice copies. COPY makes
+// round trips the statement path does not (the key's sequence before and
+// after, pgx's description of the table); measured as above, a call of
+// 100 rows ran at 1.03× plain GORM by COPY and 1.04-1.08× with arrays, one
+// of 300 at 1.40× either way, one of 1,000 at 2.05× by COPY and 1.8× with
+// arrays.
+const copyMinRows = 300
 
 // bulkCreate writes the statement's rows through the writer of the method
 // newWriter picks, chunk by chunk.

@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"database/sql"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -67,31 +68,36 @@ type pgTableInfo struct {
 	// row triggers, also on partitions) keep COPY off it.
 	plain, rules, rls, triggers bool
 	stamp                       string
+	sequences                   []uint32 // the oids of the columns' sequences
 }
 
+// stampQuery reads a table's stamp, given the table and its sequences.
+var stampQuery = "SELECT " + fmt.Sprintf(tableStampFormat, "$2::oid[]")
+
 // tableStamp changes whenever anything the catalog read depends on may
-// have: every catalog row of the table, its columns, their types,
-// defaults, triggers, rules, partitions and sequences is rewritten (a new
-// xmin) by the DDL that changes it; the name resolves through search_path
-// (to_regclass), type names are written relative to it (format_type), and
-// row-level security and sequence privileges depend on the role. Reading
-// it touches only the catalog's indexes on the table's oid.
-const tableStamp = `(SELECT md5(concat_ws('/', t.oid, current_user, current_schemas(true)::text, row_security_active(t.oid),
-  (SELECT xmin FROM pg_class WHERE oid = t.oid),
+// have: the catalog rows of the table's columns, their types, defaults,
+// triggers (also on partitions), rules, partitions and sequences are
+// rewritten (a new xmin) by the DDL that changes them; the name resolves
+// through search_path (to_regclass), type names are written relative to it
+// (format_type), and row-level security and sequence privileges depend on
+// the role (a sequence's grants are in its pg_class row). The table's own
+// pg_class row is left out: TRUNCATE rewrites it,
+// and what the read takes from it is its kind (fixed) and whether
+// row-level security applies, which row_security_active says directly.
+// Reading the stamp touches only the catalog's indexes on the table's oid,
+// and on the oids of the sequences the columns' defaults draw from, which
+// the read found: another sequence behind a default is another default.
+const tableStampFormat = `(SELECT md5(concat_ws('/', t.oid, current_user, current_schemas(true)::text, row_security_active(t.oid),
   (SELECT string_agg(a.xmin || ':' || ty.xmin || ':' || coalesce(bt.xmin::text, ''), ',' ORDER BY a.attnum)
      FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid LEFT JOIN pg_type bt ON bt.oid = ty.typbasetype
     WHERE a.attrelid = t.oid AND a.attnum > 0),
   (SELECT string_agg(xmin::text, ',' ORDER BY adnum) FROM pg_attrdef WHERE adrelid = t.oid),
-  (SELECT string_agg(xmin::text, ',' ORDER BY oid) FROM pg_trigger WHERE tgrelid = t.oid),
+  (SELECT string_agg(xmin::text, ',' ORDER BY oid) FROM pg_trigger WHERE tgrelid IN (SELECT relid FROM pg_partition_tree(t.oid))),
   (SELECT string_agg(xmin::text, ',' ORDER BY oid) FROM pg_rewrite WHERE ev_class = t.oid),
   (SELECT string_agg(xmin::text, ',' ORDER BY inhrelid) FROM pg_inherits WHERE inhparent = t.oid),
-  (SELECT string_agg(s.xmin || ':' || q.xmin || ':' || has_sequence_privilege(s.oid, 'SELECT'), ',' ORDER BY s.oid)
-     FROM pg_class s JOIN pg_sequence q ON q.seqrelid = s.oid
-    WHERE s.oid IN (SELECT refobjid FROM pg_depend WHERE classid = 'pg_attrdef'::regclass
-                       AND objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = t.oid)
-                    UNION ALL
-                    SELECT objid FROM pg_depend WHERE classid = 'pg_class'::regclass AND refobjid = t.oid AND deptype IN ('a', 'i')))
-)) FROM (SELECT to_regclass($1)::oid AS oid) t)`
+  (SELECT string_agg(s.xmin || ':' || q.xmin, ',' ORDER BY s.oid)
+     FROM pg_class s JOIN pg_sequence q ON q.seqrelid = s.oid WHERE s.oid = ANY(t.seqs))
+)) FROM (SELECT to_regclass($1)::oid AS oid, %s AS seqs OFFSET 0) t)`
 
 // tableInfoQuery reads a table's columns, following each column's domains
 // down to the base type (format_type with typmod -1 names a type with no
@@ -100,7 +106,7 @@ const tableStamp = `(SELECT md5(concat_ws('/', t.oid, current_user, current_sche
 // draws from where it is exactly nextval('seq') (serial, bigserial) or an
 // identity (a default that is another expression over a sequence gets
 // other values from it), what keeps COPY off the table, and the stamp.
-const tableInfoQuery = `
+var tableInfoQuery = `
 WITH RECURSIVE t AS (SELECT to_regclass($1)::oid AS oid),
 col AS (
 SELECT a.attnum, a.attname, a.attidentity::text AS identity, a.atttypid AS own, a.atttypid AS typ, false AS domain
@@ -123,13 +129,13 @@ SELECT a.attnum, to_regclass(pg_get_serial_sequence($1, a.attname))::oid
 )
 SELECT col.attname, col.identity, col.domain, col.own, format_type(col.typ, -1),
        CASE WHEN ty.typnamespace = 'pg_catalog'::regnamespace THEN ty.typname::text ELSE '' END,
-       seq.oid::regclass::text, q.seqincrement,
+       seq.oid, seq.oid::regclass::text, q.seqincrement,
        q.seqcache = 1 AND NOT q.seqcycle AND has_sequence_privilege(seq.oid, 'SELECT'),
        c.relkind IN ('r', 'p'), c.relhasrules, row_security_active(c.oid),
        EXISTS (SELECT FROM pg_trigger tg
                 WHERE (tg.tgrelid = c.oid OR tg.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid)))
                   AND tg.tgtype & 7 = 7 AND tg.tgenabled <> 'D'),
-       ` + tableStamp + `
+       ` + fmt.Sprintf(tableStampFormat, "ARRAY(SELECT oid FROM seq)") + `
   FROM col JOIN pg_type ty ON ty.oid = col.typ
   JOIN t ON true JOIN pg_class c ON c.oid = t.oid
   LEFT JOIN seq ON seq.attnum = col.attnum
@@ -157,8 +163,9 @@ func (c *pgCatalog) table(db *gorm.DB) *pgTableInfo {
 	name := table.Sanitize()
 	if cached, ok := c.tables.Load(name); ok {
 		var stamp string
-		if err := stmt.ConnPool.QueryRowContext(stmt.Context, "SELECT "+tableStamp, name).Scan(&stamp); err == nil && stamp == cached.(*pgTableInfo).stamp {
-			return cached.(*pgTableInfo)
+		info := cached.(*pgTableInfo)
+		if err := stmt.ConnPool.QueryRowContext(stmt.Context, stampQuery, name, info.sequences).Scan(&stamp); err == nil && stamp == info.stamp {
+			return info
 		}
 	}
 	info := readTableInfo(stmt, name)
@@ -182,16 +189,18 @@ func readTableInfo(stmt *gorm.Statement, name string) *pgTableInfo {
 		var (
 			name     string
 			col      pgColumn
+			seqOID   sql.NullInt64
 			seq      sql.NullString
 			step     sql.NullInt64
 			provable sql.NullBool
 		)
-		if rows.Scan(&name, &col.identity, &col.domain, &col.oid, &col.cast, &col.builtin, &seq, &step, &provable,
+		if rows.Scan(&name, &col.identity, &col.domain, &col.oid, &col.cast, &col.builtin, &seqOID, &seq, &step, &provable,
 			&info.plain, &info.rules, &info.rls, &info.triggers, &info.stamp) != nil {
 			return nil
 		}
 		if seq.Valid {
 			col.seq = &pgSequence{name: seq.String, increment: step.Int64, provable: provable.Bool}
+			info.sequences = append(info.sequences, uint32(seqOID.Int64))
 		}
 		info.columns[name] = col
 	}

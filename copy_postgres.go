@@ -39,11 +39,6 @@ import (
 //   - the statement names no RETURNING clause of its own.
 // Elsewhere the statement takes the statement path (VALUES/unnest).
 
-// copyMinRows is the fewest rows the automatic choice copies. Measured
-// here, COPY's round trips before and after the data (catalog, sequence)
-// cost more than the statement path saves below a few hundred rows.
-const copyMinRows = 500
-
 // copyRows is how many rows one COPY writes when BatchSize is 0. Keys drawn
 // ahead of a COPY are held for it, so this bounds what they take.
 const copyRows = 100_000

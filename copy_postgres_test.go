@@ -173,7 +173,7 @@ func TestCopyFewRows(t *testing.T) {
 			rows   int
 			method bulk.Method
 			copies int
-		}{{499, bulk.AnyMethod, 0}, {500, bulk.AnyMethod, 1}, {20, bulk.Copy, 1}} {
+		}{{299, bulk.AnyMethod, 0}, {300, bulk.AnyMethod, 1}, {20, bulk.Copy, 1}} {
 			recreate(t, db, &CopyRow{})
 			rows := copyRowsOf(c.rows, "few")
 			copyStatements(counter, "")
