@@ -37,9 +37,10 @@ type dialect struct {
 
 	// postgres asks Initialize to look for pgx (see preparePostgres), which
 	// sets copy, where rows can be streamed with COPY (copy_postgres.go),
-	// and unnest, where a chunk can go as one array per column
+	// and arrays, which tells where a chunk can go as one array per column
 	// (unnest_postgres.go).
-	postgres, copy, unnest bool
+	postgres, copy bool
+	arrays         *pgxArrays
 
 	// rowid is set for SQLite, whose keys LastInsertId can give (see
 	// rowidKey).

@@ -57,7 +57,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	}
 	p.dialect, p.supported = discoverDialect(db)
 	if p.dialect.postgres {
-		p.dialect.copy, p.dialect.unnest = preparePostgres(db)
+		p.dialect.copy, p.dialect.arrays = preparePostgres(db)
 	}
 
 	if err := create.Replace(createName, p.create); err != nil {

@@ -3,6 +3,7 @@ package bulk
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,10 +70,8 @@ func (t *pinnedTx) GetDBConn() (*sql.DB, error) { return t.db, nil }
 // preparePostgres installs pinningPool under db when db talks to
 // PostgreSQL through pgx's database/sql driver, directly or under GORM's
 // prepared statement pool. It reports whether COPY can run (the pool is
-// installed) and whether chunks can travel as arrays: pgx must describe a
-// statement to encode an []any as an array, which its simple protocol and
-// QueryExecModeExec do not.
-func preparePostgres(db *gorm.DB) (copy, unnest bool) {
+// installed), and how to tell whether chunks can travel as arrays.
+func preparePostgres(db *gorm.DB) (copy bool, arrays *pgxArrays) {
 	pool := &db.ConnPool
 	if ps, ok := db.ConnPool.(*gorm.PreparedStmtDB); ok {
 		pool = &ps.ConnPool
@@ -83,7 +82,7 @@ func preparePostgres(db *gorm.DB) (copy, unnest bool) {
 		sqlDB = p.DB
 	case *sql.DB:
 		if _, ok := p.Driver().(*stdlib.Driver); !ok {
-			return false, false
+			return false, nil
 		}
 		sqlDB = p
 		*pool = &pinningPool{DB: p}
@@ -91,31 +90,58 @@ func preparePostgres(db *gorm.DB) (copy, unnest bool) {
 			db.Statement.ConnPool = *pool
 		}
 	default:
-		return false, false
+		return false, nil
 	}
-	return true, describesStatements(sqlDB)
-}
-
-// describesStatements reports whether pgx's default query mode describes
-// statements to the server before binding their arguments.
-func describesStatements(sqlDB *sql.DB) bool {
+	arrays = &pgxArrays{}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
+	if conn, err := sqlDB.Conn(ctx); err == nil {
+		arrays.read(conn)
+		_ = conn.Close()
+	}
+	return true, arrays
+}
+
+// pgxArrays tells whether chunks can travel as arrays: pgx must describe a
+// statement to encode an []any as an array, which its simple protocol and
+// QueryExecModeExec do not. The mode is read from the first connection
+// reached, at db.Use or else by the first statement that takes the bulk
+// path, so a DB that was down at db.Use gets arrays once it is up.
+type pgxArrays struct {
+	mu        sync.Mutex
+	known, ok bool
+}
+
+// available reports whether chunks can travel as arrays, reading pgx's
+// mode from the statement's connection if it is not known yet.
+func (a *pgxArrays) available(pool gorm.ConnPool) bool {
+	if a == nil {
 		return false
 	}
-	defer conn.Close()
-	var mode pgx.QueryExecMode
-	err = conn.Raw(func(dc any) error {
-		mode = dc.(*stdlib.Conn).Conn().Config().DefaultQueryExecMode
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.known {
+		if tx, ok := pinned(pool); ok {
+			a.read(tx.conn)
+		}
+	}
+	return a.ok
+}
+
+// read reads pgx's default query mode from conn.
+func (a *pgxArrays) read(conn *sql.Conn) {
+	_ = conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return errNotPgx
+		}
+		switch c.Conn().Config().DefaultQueryExecMode {
+		case pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeDescribeExec:
+			a.ok = true
+		}
+		a.known = true
 		return nil
 	})
-	switch mode {
-	case pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeDescribeExec:
-		return err == nil
-	}
-	return false
 }
 
 // pinned returns the pinned transaction a statement's pool is, also under

@@ -241,7 +241,7 @@ func (p *Plugin) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *s
 	if catalog && p.dialect.rowid && !opts.SkipReturning {
 		w.rowid = rowidKey(db)
 	}
-	if catalog && p.dialect.unnest && p.dialect.buildsAhead(stmt, rows) {
+	if catalog && p.dialect.buildsAhead(stmt, rows) && p.dialect.arrays.available(stmt.ConnPool) {
 		if info := p.catalog.table(db); info != nil {
 			w.types, w.params = info.columns, newPgParams(typeMap(stmt.ConnPool))
 		}
