@@ -89,6 +89,11 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 	}
 	defer w.close()
 	affected, err := writeChunks(stmt, w)
+	if sql, vars := w.first(); sql != "" && !db.DryRun {
+		stmt.SQL.WriteString(sql)
+		stmt.Vars = vars
+		db.InstanceSet(shownStatement, true)
+	}
 	if db.AddError(err) != nil {
 		return
 	}

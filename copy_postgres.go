@@ -224,6 +224,8 @@ func (w *copyWriter) chunkRows() int { return w.size }
 
 func (w *copyWriter) close() {}
 
+func (w *copyWriter) first() (string, []any) { return w.plan.statement(w.db.Statement), nil }
+
 // write copies the chunk; a failing COPY names the row the server names.
 func (w *copyWriter) write(chunk reflect.Value) (int64, error) {
 	n, err := w.plan.copyChunk(w.db, chunk)
@@ -263,14 +265,17 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value) (int64, error)
 	if err == nil {
 		err = stmt.Error
 	}
-	db.Logger.Trace(stmt.Context, begin, func() (string, int64) {
-		quoted := make([]string, len(plan.columns))
-		for i, c := range plan.columns {
-			quoted[i] = stmt.Quote(c)
-		}
-		return fmt.Sprintf("COPY %s (%s) FROM STDIN", plan.table.Sanitize(), strings.Join(quoted, ",")), copied
-	}, err)
+	db.Logger.Trace(stmt.Context, begin, func() (string, int64) { return plan.statement(stmt), copied }, err)
 	return copied, err
+}
+
+// statement is the COPY as SQL, for the log.
+func (plan *copyPlan) statement(stmt *gorm.Statement) string {
+	quoted := make([]string, len(plan.columns))
+	for i, c := range plan.columns {
+		quoted[i] = stmt.Quote(c)
+	}
+	return fmt.Sprintf("COPY %s (%s) FROM STDIN", plan.table.Sanitize(), strings.Join(quoted, ","))
 }
 
 // translate applies the dialect's error translation under TranslateError,

@@ -39,6 +39,20 @@ func (p *Plugin) beginTransaction(db *gorm.DB) {
 	}
 }
 
+// shownStatement marks a statement whose SQL the bulk path left for the
+// callbacks after gorm:create (see writer.go).
+const shownStatement = "gormbulk:shown_statement"
+
+// unshow takes out the statement the bulk path showed, which GORM's
+// processor would log a second time. It runs after every other callback
+// (After("*")), so that those after gorm:create see it.
+func unshow(db *gorm.DB) {
+	if _, ok := db.InstanceGet(shownStatement); ok {
+		db.Statement.SQL.Reset()
+		db.Statement.Vars = nil
+	}
+}
+
 // commitOrRollback ends the transaction beginTransaction started.
 func (p *Plugin) commitOrRollback(db *gorm.DB) {
 	if _, ok := db.InstanceGet(startedTransaction); !ok {

@@ -41,6 +41,7 @@ const (
 	createName = "gorm:create"
 	beginName  = "gormbulk:begin_transaction"
 	commitName = "gormbulk:commit_or_rollback_transaction"
+	unshowName = "gormbulk:unshow_statement"
 )
 
 // Initialize implements gorm.Plugin. It replaces gorm:create with a handler
@@ -67,7 +68,10 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		if err := create.Before("gorm:before_create").Register(beginName, p.beginTransaction); err != nil {
 			return err
 		}
-		return create.After("gorm:after_create").Register(commitName, p.commitOrRollback)
+		if err := create.After("gorm:after_create").Register(commitName, p.commitOrRollback); err != nil {
+			return err
+		}
+		return create.After("*").Register(unshowName, unshow)
 	}
 	return nil
 }

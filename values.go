@@ -226,6 +226,9 @@ type statementWriter struct {
 	sql     sqlCache
 	now     time.Time // the statement's one reading of the clock
 	reasons *reasons
+
+	firstSQL  string // the first chunk's statement, see writer.go
+	firstVars []any
 }
 
 func (p *Plugin) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *statementWriter {
@@ -252,6 +255,8 @@ func (p *Plugin) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *s
 func (w *statementWriter) chunkRows() int { return w.size }
 
 func (w *statementWriter) close() { w.conn.close() }
+
+func (w *statementWriter) first() (string, []any) { return w.firstSQL, w.firstVars }
 
 func (w *statementWriter) write(chunk reflect.Value) (int64, error) {
 	padded, copyBack := w.padding.pad(chunk)
@@ -339,6 +344,9 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		db.Statement.Vars = append(db.Statement.Vars, stmt.Vars...)
 	default:
 		trace(tx, begin)
+		if w.firstSQL == "" {
+			w.firstSQL, w.firstVars = stmt.SQL.String(), stmt.Vars
+		}
 	}
 	return tx
 }

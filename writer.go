@@ -8,6 +8,13 @@ import "reflect"
 // rows, stops on cancellation, shrinks the chunk when a statement would
 // exceed a limit, and names the rows of a failing chunk; the writer writes
 // a chunk and reads its generated keys back into its rows (keys.go).
+//
+// GORM's processor logs the statement it finds in Statement.SQL once the
+// callbacks have run, and the callbacks after gorm:create (OpenTelemetry's
+// tracing among them) read it too. The chunks are logged one by one as they
+// are written, so the call leaves its first statement there for those
+// callbacks and takes it out again before the processor logs it
+// (clearShown).
 
 // writer writes a call's rows by one method, a chunk at a time.
 type writer interface {
@@ -20,4 +27,7 @@ type writer interface {
 	write(chunk reflect.Value) (int64, error)
 	// close releases what the writer holds once the call is done.
 	close()
+	// first returns the first statement the writer sent, with its
+	// arguments, or "".
+	first() (string, []any)
 }
