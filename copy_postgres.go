@@ -74,6 +74,8 @@ type copyPlan struct {
 func (p *Plugin) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, string) {
 	stmt := db.Statement
 	switch {
+	case p.dialect.server != "":
+		return nil, fmt.Sprintf("the server is %s, and COPY, arrays and the catalog reads are proven on PostgreSQL only", p.dialect.server)
 	case !p.dialect.copy:
 		return nil, "COPY needs PostgreSQL through pgx's database/sql driver"
 	case db.DryRun:

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/driver/mysql"
@@ -42,6 +43,12 @@ type dialect struct {
 	postgres, copy bool
 	arrays         *pgxArrays
 
+	// server names a server that speaks PostgreSQL's protocol but is not
+	// PostgreSQL (see postgresCompatible): COPY, arrays and the catalog
+	// reads are proven on PostgreSQL only, so there statements go as
+	// VALUES.
+	server string
+
 	// rowid is set for SQLite, whose keys LastInsertId can give (see
 	// rowidKey).
 	rowid bool
@@ -71,7 +78,12 @@ func discoverDialect(db *gorm.DB) (dialect, bool) {
 
 	switch db.Dialector.Name() {
 	case "postgres":
-		return dialect{maxParams: 65535, targetParams: 16384, gormCreate: true, postgres: true}, true
+		d := dialect{maxParams: 65535, targetParams: 16384, gormCreate: true, postgres: true}
+		var version string
+		if err := db.ConnPool.QueryRowContext(ctx, "SELECT version()").Scan(&version); err == nil {
+			d.server = postgresCompatible(version)
+		}
+		return d, true
 	case "sqlite":
 		return dialect{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, gormCreate: true, rowid: true}, true
 	case "mysql":
@@ -88,6 +100,25 @@ func discoverDialect(db *gorm.DB) (dialect, bool) {
 		return dialect{maxParams: 2100 - 2, maxRows: 1000}, true
 	}
 	return dialect{}, false
+}
+
+// postgresCompatible names the server a PostgreSQL version() string comes
+// from when it is not PostgreSQL itself, or returns "". CockroachDB,
+// YugabyteDB and Redshift answer PostgreSQL's protocol with catalogs,
+// COPY and sequences of their own; Aurora, AlloyDB and the managed
+// services run PostgreSQL and say so.
+func postgresCompatible(version string) string {
+	switch {
+	case strings.Contains(version, "CockroachDB"):
+		return "CockroachDB"
+	case strings.Contains(version, "-YB-"):
+		return "YugabyteDB"
+	case strings.Contains(version, "Redshift"):
+		return "Redshift"
+	case !strings.HasPrefix(version, "PostgreSQL "):
+		return strings.Fields(version + " unknown")[0]
+	}
+	return ""
 }
 
 // interpolates reports whether go-sql-driver/mysql writes arguments into the

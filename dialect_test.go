@@ -95,3 +95,23 @@ func TestDBUnderPool(t *testing.T) {
 		}
 	})
 }
+
+// TestPostgresCompatible names the servers that speak PostgreSQL's protocol
+// from their version() strings, and leaves PostgreSQL's own (managed or
+// not) alone. The live PostgreSQL servers check the empty answer end to
+// end: every COPY and array test runs on them.
+func TestPostgresCompatible(t *testing.T) {
+	for _, c := range []struct{ version, want string }{
+		{"PostgreSQL 15.10 (Debian 15.10-0+deb12u1) on x86_64-pc-linux-gnu, compiled by gcc (Debian 12.2.0-14) 12.2.0, 64-bit", ""},
+		{"PostgreSQL 15.4 on aarch64-unknown-linux-gnu, compiled by aarch64-unknown-linux-gnu-gcc (GCC) 9.5.0, 64-bit", ""},
+		{"PostgreSQL 16.1 (EnterpriseDB Advanced Server 16.1.0) on x86_64-pc-linux-gnu", ""},
+		{"CockroachDB CCL v23.1.11 (x86_64-pc-linux-gnu, built 2023/09/27 01:53:43, go1.19.10)", "CockroachDB"},
+		{"PostgreSQL 11.2-YB-2.18.0.0-b0 on x86_64-pc-linux-gnu, compiled by clang version 15.0.3", "YugabyteDB"},
+		{"PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4.2 20041017 (Red Hat 3.4.2-6.fc3), Redshift 1.0.77467", "Redshift"},
+		{"Materialize v0.80.0", "Materialize"},
+	} {
+		if got := bulk.PostgresCompatible(c.version); got != c.want {
+			t.Errorf("%q: %q, want %q", c.version, got, c.want)
+		}
+	}
+}

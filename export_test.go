@@ -8,3 +8,6 @@ func SetCatalogMinRows(n int) (restore func()) {
 	catalogMinRows = n
 	return func() { catalogMinRows = old }
 }
+
+// PostgresCompatible is postgresCompatible, for its table of versions.
+var PostgresCompatible = postgresCompatible

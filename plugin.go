@@ -57,7 +57,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		return gorm.ErrInvalidDB
 	}
 	p.dialect, p.supported = discoverDialect(db)
-	if p.dialect.postgres {
+	if p.dialect.postgres && p.dialect.server == "" {
 		p.dialect.copy, p.dialect.arrays = preparePostgres(db)
 	}
 
