@@ -20,10 +20,43 @@ func (p *Plugin) create(db *gorm.DB) {
 		return
 	}
 	if opts, ok := p.bulkOptions(db); ok {
-		p.bulkCreate(db, opts)
+		inTransaction(db, func() { p.bulkCreate(db, opts) })
+		if db.Error != nil {
+			db.InstanceSet(bulkError, db.Error)
+		}
 		return
 	}
 	p.original(db)
+}
+
+const (
+	// shownStatement marks a statement whose SQL the bulk path left for
+	// the callbacks after gorm:create (see writer.go).
+	shownStatement = "gormbulk:shown_statement"
+	// bulkError holds the error the bulk path returned, see finish.
+	bulkError = "gormbulk:error"
+)
+
+// finish runs after every other create callback (After("*")). It takes out
+// the statement the bulk path showed, which GORM's processor would log a
+// second time; and where GORM's rollback failed after the bulk path did (a
+// transaction the driver already ended on a cancelled context), it keeps
+// both errors reachable: GORM joins them with %v, which cuts the chain of
+// the first (errors.Is(err, context.DeadlineExceeded), errors.As to a
+// *ChunkError).
+func finish(db *gorm.DB) {
+	if _, ok := db.InstanceGet(shownStatement); ok {
+		db.Statement.SQL.Reset()
+		db.Statement.Vars = nil
+	}
+	v, ok := db.InstanceGet(bulkError)
+	if !ok || db.Error == nil {
+		return
+	}
+	first, later := v.(error), errors.Unwrap(db.Error)
+	if later != nil && db.Error != first && db.Error.Error() == first.Error()+"; "+later.Error() {
+		db.Error = fmt.Errorf("%w; %w", first, later)
+	}
 }
 
 // bulkOptions reports whether the statement takes the bulk path, and with

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
@@ -19,7 +20,8 @@ import (
 // inserts in between:
 //   - the key is the only column GORM would read back, an integer declared
 //     INTEGER PRIMARY KEY (not DESC) in a table with rowids;
-//   - the table has no triggers;
+//   - the table has no triggers, and no conflict clause among its
+//     constraints (ON CONFLICT IGNORE or REPLACE skip or replace rows);
 //   - every row of the chunk leaves the key to the database;
 //   - the largest rowid leaves room for the rows (past 2^63-1 SQLite picks
 //     rowids at random).
@@ -27,9 +29,22 @@ import (
 
 var descPrimaryKey = regexp.MustCompile(`(?i)primary\s+key\s+desc`)
 
+// sqliteCatalog caches per table whether its rowid is its key column, with
+// the schema_version it was read at: SQLite raises it with every change to
+// the schema, so a call checks it in the query it makes anyway for the
+// largest rowid, and reads the table again only when it moved.
+type sqliteCatalog struct {
+	tables sync.Map // table name → sqliteTable
+}
+
+type sqliteTable struct {
+	version  int64
+	rowidKey string // the column that is the rowid, or ""
+}
+
 // rowidKey returns the key field whose values SQLite's rowids give for the
 // statement's rows, or nil.
-func rowidKey(db *gorm.DB) *schema.Field {
+func (c *sqliteCatalog) rowidKey(db *gorm.DB) *schema.Field {
 	s := db.Statement.Schema
 	if s == nil || len(s.FieldsWithDefaultDBValue) != 1 {
 		return nil
@@ -48,46 +63,69 @@ func rowidKey(db *gorm.DB) *schema.Field {
 		return nil
 	}
 
-	pool, ctx, table := db.Statement.ConnPool, db.Statement.Context, db.Statement.Table
+	stmt := db.Statement
+	var (
+		maxRowid sql.NullInt64
+		version  int64
+	)
+	query := "SELECT max(rowid), (SELECT schema_version FROM pragma_schema_version) FROM " + stmt.Quote(stmt.Table)
+	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query).Scan(&maxRowid, &version); err != nil ||
+		maxRowid.Int64 > math.MaxInt64-2*int64(stmt.ReflectValue.Len()) {
+		return nil
+	}
+	cached, ok := c.tables.Load(stmt.Table)
+	if !ok || cached.(sqliteTable).version != version {
+		cached = sqliteTable{version: version, rowidKey: readRowidKey(stmt)}
+		c.tables.Store(stmt.Table, cached)
+	}
+	if cached.(sqliteTable).rowidKey != pk.DBName {
+		return nil
+	}
+	return pk
+}
+
+// readRowidKey returns the table's column that is its rowid where the
+// rowid arithmetic holds for the table: an INTEGER PRIMARY KEY (not DESC)
+// of a table with rowids, no triggers, and no conflict clause in the
+// table's constraints (ON CONFLICT IGNORE or REPLACE skip or replace rows
+// inside an INSERT). Otherwise it returns "".
+func readRowidKey(stmt *gorm.Statement) string {
+	pool, ctx, table := stmt.ConnPool, stmt.Context, stmt.Table
 	var (
 		ddl      string
 		triggers int
-		maxRowid sql.NullInt64
 	)
-	if err := pool.QueryRowContext(ctx, "SELECT max(rowid) FROM "+db.Statement.Quote(table)).Scan(&maxRowid); err != nil ||
-		maxRowid.Int64 > math.MaxInt64-2*int64(db.Statement.ReflectValue.Len()) {
-		return nil
-	}
 	if err := pool.QueryRowContext(ctx, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&ddl); err != nil {
-		return nil
+		return ""
 	}
-	if err := pool.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", table).Scan(&triggers); err != nil || triggers > 0 {
-		return nil
+	if err := pool.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1) + (SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger' AND tbl_name = ?1)", table).Scan(&triggers); err != nil || triggers > 0 {
+		return ""
 	}
-	if strings.Contains(strings.ToUpper(ddl), "WITHOUT ROWID") || descPrimaryKey.MatchString(ddl) {
-		return nil
+	upper := strings.ToUpper(ddl)
+	if strings.Contains(upper, "WITHOUT ROWID") || strings.Contains(upper, "ON CONFLICT") || descPrimaryKey.MatchString(ddl) {
+		return ""
 	}
 	rows, err := pool.QueryContext(ctx, "SELECT name, type, pk FROM pragma_table_info(?)", table)
 	if err != nil {
-		return nil
+		return ""
 	}
 	defer rows.Close()
-	alias := false
+	key := ""
 	for rows.Next() {
 		var name, typ string
 		var pkIndex int
 		if rows.Scan(&name, &typ, &pkIndex) != nil {
-			return nil
+			return ""
 		}
-		if pkIndex > 0 {
-			alias = pkIndex == 1 && name == pk.DBName && strings.EqualFold(typ, "INTEGER")
-			if !alias {
-				return nil
-			}
+		if pkIndex > 1 || (pkIndex == 1 && !strings.EqualFold(typ, "INTEGER")) {
+			return ""
+		}
+		if pkIndex == 1 {
+			key = name
 		}
 	}
-	if rows.Err() != nil || !alias {
-		return nil
+	if rows.Err() != nil {
+		return ""
 	}
-	return pk
+	return key
 }

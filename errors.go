@@ -9,6 +9,11 @@ import (
 // statement cannot be written with; the error says why.
 var ErrMethodUnavailable = errors.New("gormbulk: method unavailable")
 
+// ErrNotRegistered is returned by a statement that carries Options on a DB
+// the plugin is not registered on (db.Use(bulk.New())): without it the
+// statement would run as a plain Create, ignoring what the Options ask.
+var ErrNotRegistered = errors.New("gormbulk: bulk.Options on a DB without the plugin; register it with db.Use(bulk.New())")
+
 // ChunkError is returned when the statement writing a chunk of rows fails.
 // First and Last are the indexes of the chunk's first and last row in the
 // slice passed to Create, so the failing row is among them (a failing COPY

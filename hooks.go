@@ -5,9 +5,14 @@ package bulk
 // gorm:after_create callbacks, around the bulk create that replaces
 // gorm:create, so they keep GORM's order (every row's Before* hooks, the
 // rows written, every row's After* hooks), GORM's association callbacks
-// between them, and SkipHooks. What the plugin adds is the transaction they
-// share with the chunks when GORM's default transaction is off, so that a
-// failing hook or chunk leaves nothing written.
+// between them, and SkipHooks.
+//
+// Between the hooks, where GORM writes one statement, the bulk path writes
+// chunks, and one statement is all-or-nothing where several are not. So
+// when the statement runs in no transaction (GORM's default one is off and
+// the caller began none), the chunks get one of their own, begun after the
+// Before* hooks and ended before the After* hooks, where GORM's statement
+// sits: a failing AfterCreate keeps the rows, as it keeps GORM's.
 
 import (
 	"errors"
@@ -15,53 +20,51 @@ import (
 	"gorm.io/gorm"
 )
 
-const startedTransaction = "gormbulk:started_transaction"
+// gormStartedTransaction is the instance key GORM's BeginTransaction sets
+// on a statement it began its default transaction for.
+const gormStartedTransaction = "gorm:started_transaction"
 
-// beginTransaction makes a bulk create all-or-nothing when GORM's default
-// transaction is off: the chunks, and the hooks around them, then share one
-// transaction. With the default transaction on, GORM's own begins it, and
-// inside a user's transaction Begin reports ErrInvalidTransaction and the
-// statement joins that one. DryRun writes nothing and needs none.
-func (p *Plugin) beginTransaction(db *gorm.DB) {
-	if db.Error != nil || !db.SkipDefaultTransaction || db.DryRun {
+// inTransaction runs write in the statement's transaction: GORM's default
+// one or the caller's, or else one begun for it and ended when write
+// returns. A panic in write (a Valuer the plugin values, a serializer)
+// rolls back a transaction begun for this statement, by GORM or here, so
+// its connection goes back to the pool, and panics on. The rollback runs
+// apart: a panic inside a database/sql call (a Valuer the driver values)
+// leaves the transaction's lock held, as it does under GORM's own INSERT,
+// and a rollback waiting for it must not hold up the panic. DryRun writes
+// nothing and needs no transaction.
+func inTransaction(db *gorm.DB, write func()) {
+	stmt := db.Statement
+	pool := stmt.ConnPool
+	_, begun := db.InstanceGet(gormStartedTransaction)
+	own := false
+	if db.Config.SkipDefaultTransaction && !db.DryRun {
+		switch tx := db.Begin(); {
+		case tx.Error == nil:
+			stmt.ConnPool, own, begun = tx.Statement.ConnPool, true, true
+		case !errors.Is(tx.Error, gorm.ErrInvalidTransaction):
+			db.AddError(tx.Error)
+			return
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if committer, ok := stmt.ConnPool.(gorm.TxCommitter); ok && begun {
+				go committer.Rollback() // the panic is what the caller gets
+			}
+			stmt.ConnPool = pool
+			panic(r)
+		}
+	}()
+	write()
+	if !own {
 		return
 	}
-	if _, ok := p.bulkOptions(db); !ok {
-		return
-	}
-	tx := db.Begin()
-	switch {
-	case tx.Error == nil:
-		db.Statement.ConnPool = tx.Statement.ConnPool
-		db.InstanceSet(startedTransaction, true)
-	case !errors.Is(tx.Error, gorm.ErrInvalidTransaction):
-		db.AddError(tx.Error)
-	}
-}
-
-// shownStatement marks a statement whose SQL the bulk path left for the
-// callbacks after gorm:create (see writer.go).
-const shownStatement = "gormbulk:shown_statement"
-
-// unshow takes out the statement the bulk path showed, which GORM's
-// processor would log a second time. It runs after every other callback
-// (After("*")), so that those after gorm:create see it.
-func unshow(db *gorm.DB) {
-	if _, ok := db.InstanceGet(shownStatement); ok {
-		db.Statement.SQL.Reset()
-		db.Statement.Vars = nil
-	}
-}
-
-// commitOrRollback ends the transaction beginTransaction started.
-func (p *Plugin) commitOrRollback(db *gorm.DB) {
-	if _, ok := db.InstanceGet(startedTransaction); !ok {
-		return
-	}
+	committer := stmt.ConnPool.(gorm.TxCommitter)
 	if db.Error != nil {
-		db.Rollback()
+		_ = committer.Rollback()
 	} else {
-		db.Commit()
+		db.AddError(committer.Commit())
 	}
-	db.Statement.ConnPool = db.ConnPool
+	stmt.ConnPool = pool
 }

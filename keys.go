@@ -86,11 +86,15 @@ func setKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, key 
 }
 
 // setRowidKeys gives the rows of one INSERT their rowids as keys: they are
-// consecutive and end at LastInsertId (see rowidKey).
+// consecutive and end at LastInsertId (see rowidKey), where the INSERT
+// wrote every row.
 func setRowidKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, result sql.Result) error {
 	last, err := result.LastInsertId()
 	if err != nil {
 		return err
+	}
+	if n, err := result.RowsAffected(); err != nil || n != int64(rows.Len()) {
+		return fmt.Errorf("gormbulk: cannot tell the rows' keys from their rowids: the INSERT wrote %d of %d rows (%v)", n, rows.Len(), err)
 	}
 	first := last - int64(rows.Len()) + 1
 	return setKeys(stmt, field, rows, func(i int) int64 { return first + int64(i) })

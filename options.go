@@ -65,8 +65,13 @@ func (m Method) String() string {
 	return fmt.Sprintf("Method(%d)", int(m))
 }
 
-// ModifyStatement implements gorm.StatementModifier.
+// ModifyStatement implements gorm.StatementModifier. On a DB without the
+// plugin it fails the statement with ErrNotRegistered rather than let it
+// run as a plain Create.
 func (o Options) ModifyStatement(stmt *gorm.Statement) {
+	if _, ok := stmt.DB.Config.Plugins[pluginName]; !ok {
+		stmt.DB.AddError(ErrNotRegistered)
+	}
 	stmt.Clauses[optionsKey] = clause.Clause{Name: optionsKey, Expression: o}
 }
 

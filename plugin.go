@@ -17,12 +17,13 @@ type Config struct {
 
 // Plugin is the GORM plugin; register it with db.Use(bulk.New()).
 type Plugin struct {
-	config    Config
-	dialect   dialect
-	supported bool
-	original  func(*gorm.DB)
-	reasons   reasons
-	catalog   pgCatalog
+	config        Config
+	dialect       dialect
+	supported     bool
+	original      func(*gorm.DB)
+	reasons       reasons
+	catalog       pgCatalog
+	sqliteCatalog sqliteCatalog
 }
 
 // New returns the plugin, configured by an optional Config.
@@ -35,13 +36,13 @@ func New(config ...Config) *Plugin {
 }
 
 // Name implements gorm.Plugin.
-func (p *Plugin) Name() string { return "gormbulk" }
+func (p *Plugin) Name() string { return pluginName }
+
+const pluginName = "gormbulk"
 
 const (
 	createName = "gorm:create"
-	beginName  = "gormbulk:begin_transaction"
-	commitName = "gormbulk:commit_or_rollback_transaction"
-	unshowName = "gormbulk:unshow_statement"
+	finishName = "gormbulk:finish"
 )
 
 // Initialize implements gorm.Plugin. It replaces gorm:create with a handler
@@ -64,14 +65,8 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	if err := create.Replace(createName, p.create); err != nil {
 		return err
 	}
-	if create.Get(beginName) == nil {
-		if err := create.Before("gorm:before_create").Register(beginName, p.beginTransaction); err != nil {
-			return err
-		}
-		if err := create.After("gorm:after_create").Register(commitName, p.commitOrRollback); err != nil {
-			return err
-		}
-		return create.After("*").Register(unshowName, unshow)
+	if create.Get(finishName) == nil {
+		return create.After("*").Register(finishName, finish)
 	}
 	return nil
 }

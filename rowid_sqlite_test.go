@@ -44,6 +44,7 @@ func TestSQLiteRowidKeys(t *testing.T) {
 		}, returning: true},
 		{name: "rows deleted before", setup: []string{"INSERT INTO hook_rows (id, name) VALUES (900, 'x')", "DELETE FROM hook_rows"}, returning: false},
 		{name: "few rows", rows: 99, returning: true},
+		{name: "conflict clause in the table", setup: []string{"DROP TABLE hook_rows", "CREATE TABLE hook_rows (id integer PRIMARY KEY, name text UNIQUE ON CONFLICT IGNORE, seen text)"}, returning: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -83,5 +84,41 @@ func TestSQLiteRowidKeys(t *testing.T) {
 				t.Errorf("structs and table differ:\n structs %v\n table   %v", rows, stored)
 			}
 		})
+	}
+}
+
+// TestSQLiteRowidSchemaChange adds a trigger between two calls: the second
+// must see it (SQLite's schema_version moved) and read its keys back with
+// RETURNING, not from the cached answer.
+func TestSQLiteRowidSchemaChange(t *testing.T) {
+	counter := &statementCounter{Interface: logger.Discard}
+	db := withPlugin(t, openDB(t, sqlite.Open(filepath.Join(t.TempDir(), "rowid.db")), &gorm.Config{Logger: counter}))
+	recreate(t, db, &HookRow{})
+	returning := func() bool {
+		t.Helper()
+		resetHooks("", "")
+		rows := hookRows(100)
+		counter.sql = nil
+		if err := db.Session(&gorm.Session{SkipHooks: true}).Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("DELETE FROM hook_rows").Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range counter.sql {
+			if strings.Contains(s, "RETURNING") {
+				return true
+			}
+		}
+		return false
+	}
+	if returning() {
+		t.Fatal("RETURNING used before the trigger")
+	}
+	if err := db.Exec("CREATE TRIGGER hook_rows_t AFTER INSERT ON hook_rows BEGIN SELECT 1; END").Error; err != nil {
+		t.Fatal(err)
+	}
+	if !returning() {
+		t.Error("rowids used after a trigger was added")
 	}
 }

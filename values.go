@@ -242,7 +242,7 @@ func (p *Plugin) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *s
 	}
 	catalog := !db.DryRun && rows.Len() >= catalogMinRows
 	if catalog && p.dialect.rowid && !opts.SkipReturning {
-		w.rowid = rowidKey(db)
+		w.rowid = p.sqliteCatalog.rowidKey(db)
 	}
 	if catalog && p.dialect.buildsAhead(stmt, rows) && p.dialect.arrays.available(stmt.ConnPool) {
 		if info := p.catalog.table(db); info != nil {
