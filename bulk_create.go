@@ -10,7 +10,7 @@ import (
 
 // create replaces gorm:create. Statements that do not take the bulk path go
 // to the dialect's own handler untouched.
-func (p *Plugin) create(db *gorm.DB) {
+func (r *registration) create(db *gorm.DB) {
 	if db.Error != nil {
 		return
 	}
@@ -19,14 +19,14 @@ func (p *Plugin) create(db *gorm.DB) {
 		db.AddError(gorm.ErrInvalidValue)
 		return
 	}
-	if opts, ok := p.bulkOptions(db); ok {
-		inTransaction(db, func() { p.bulkCreate(db, opts) })
+	if opts, ok := r.bulkOptions(db); ok {
+		inTransaction(db, func() { r.bulkCreate(db, opts) })
 		if db.Error != nil {
 			db.InstanceSet(bulkError, db.Error)
 		}
 		return
 	}
-	p.original(db)
+	r.original(db)
 }
 
 const (
@@ -64,12 +64,12 @@ func finish(db *gorm.DB) {
 // chunks, and SQL not already built by an earlier callback; where GORM reads
 // generated keys back by LastInsertId arithmetic, it also needs that
 // arithmetic to hold for every chunk (see lastInsertIDSafe).
-func (p *Plugin) bulkOptions(db *gorm.DB) (Options, bool) {
+func (r *registration) bulkOptions(db *gorm.DB) (Options, bool) {
 	stmt := db.Statement
-	if !p.supported || stmt.SQL.Len() > 0 {
+	if !r.supported || stmt.SQL.Len() > 0 {
 		return Options{}, false
 	}
-	opts, explicit, ok := statementOptions(stmt, p.config)
+	opts, explicit, ok := statementOptions(stmt, r.config)
 	if !ok {
 		return opts, false
 	}
@@ -82,8 +82,8 @@ func (p *Plugin) bulkOptions(db *gorm.DB) (Options, bool) {
 	if n := rows.Len(); n == 0 || (n == 1 && !explicit) {
 		return opts, false
 	}
-	if p.dialect.lastInsertID && !hasReturning(stmt) && !lastInsertIDSafe(stmt) {
-		p.reasons.stepAside(db, "the bulk path", "GORM's own create", "without RETURNING, LastInsertId arithmetic cannot give each chunk's rows their keys (ON CONFLICT, or given and generated keys mixed)")
+	if r.dialect.lastInsertID && !hasReturning(stmt) && !lastInsertIDSafe(stmt) {
+		r.reasons.stepAside(db, "the bulk path", "GORM's own create", "without RETURNING, LastInsertId arithmetic cannot give each chunk's rows their keys (ON CONFLICT, or given and generated keys mixed)")
 		return opts, false
 	}
 	return opts, true
@@ -109,13 +109,13 @@ const copyMinRows = 300
 
 // bulkCreate writes the statement's rows through the writer of the method
 // newWriter picks, chunk by chunk.
-func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
+func (r *registration) bulkCreate(db *gorm.DB, opts Options) {
 	stmt := db.Statement
 	if err := checkRows(stmt.ReflectValue); err != nil {
 		db.AddError(err)
 		return
 	}
-	w, err := p.newWriter(db, opts)
+	w, err := r.newWriter(db, opts)
 	if err != nil {
 		db.AddError(err)
 		return
@@ -141,20 +141,20 @@ func (p *Plugin) bulkCreate(db *gorm.DB, opts Options) {
 // copyMinRows rows on), else statements. GORM reads the clock once per
 // statement, so every chunk's rows get the time the single statement
 // would give them.
-func (p *Plugin) newWriter(db *gorm.DB, opts Options) (writer, error) {
+func (r *registration) newWriter(db *gorm.DB, opts Options) (writer, error) {
 	now := db.NowFunc()
 	if opts.Method == Copy || (opts.Method == AnyMethod && db.Statement.ReflectValue.Len() >= copyMinRows) {
-		plan, why := p.planCopy(db, opts, now)
+		plan, why := r.planCopy(db, opts, now)
 		switch {
 		case plan != nil:
 			return newCopyWriter(db, plan, opts), nil
 		case opts.Method == Copy:
 			return nil, fmt.Errorf("%w: %s", ErrMethodUnavailable, why)
-		case p.dialect.postgres && !db.DryRun:
-			p.reasons.stepAside(db, "COPY", "the statement path", why)
+		case r.dialect.postgres && !db.DryRun:
+			r.reasons.stepAside(db, "COPY", "the statement path", why)
 		}
 	}
-	return p.newStatementWriter(db, opts, now), nil
+	return r.newStatementWriter(db, opts, now), nil
 }
 
 // writeChunks writes the statement's rows through w, chunk by chunk, and

@@ -71,16 +71,16 @@ type copyPlan struct {
 
 // planCopy returns how to copy the statement's rows, or why COPY cannot
 // give GORM's result.
-func (p *Plugin) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, string) {
+func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, string) {
 	stmt := db.Statement
 	switch {
-	case p.dialect.server != "":
-		return nil, fmt.Sprintf("the server is %s, and COPY, arrays and the catalog reads are proven on PostgreSQL only", p.dialect.server)
-	case !p.dialect.copy:
+	case r.dialect.server != "":
+		return nil, fmt.Sprintf("the server is %s, and COPY, arrays and the catalog reads are proven on PostgreSQL only", r.dialect.server)
+	case !r.dialect.copy:
 		return nil, "COPY needs PostgreSQL through pgx's database/sql driver"
 	case db.DryRun:
 		return nil, "DryRun shows statements, and COPY is none"
-	case !p.dialect.buildsAhead(stmt, stmt.ReflectValue):
+	case !r.dialect.buildsAhead(stmt, stmt.ReflectValue):
 		return nil, "COPY takes slices of structs without ON CONFLICT"
 	}
 	if _, ok := pinned(stmt.ConnPool); !ok {
@@ -94,7 +94,7 @@ func (p *Plugin) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, 
 	if !ok {
 		return nil, "the table is an expression, not a name"
 	}
-	info := p.catalog.table(db)
+	info := r.catalog.table(db)
 	if info == nil {
 		return nil, "the table cannot be read from the catalog"
 	}

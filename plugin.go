@@ -1,6 +1,8 @@
 package bulk
 
 import (
+	"sync"
+
 	"gorm.io/gorm"
 )
 
@@ -15,8 +17,18 @@ type Config struct {
 	BatchSize int
 }
 
-// Plugin is the GORM plugin; register it with db.Use(bulk.New()).
+// Plugin is the GORM plugin; register it with db.Use(bulk.New()). One
+// Plugin may be registered on several DBs: each keeps its own handler,
+// dialect and caches.
 type Plugin struct {
+	config Config
+	dbs    sync.Map // *gorm.Config → *registration
+}
+
+// registration is the plugin on one DB (one *gorm.Config, whose callbacks
+// it replaces): GORM's original create handler, the dialect's profile and
+// the caches of what the database says.
+type registration struct {
 	config        Config
 	dialect       dialect
 	supported     bool
@@ -45,26 +57,32 @@ const (
 	finishName = "gormbulk:finish"
 )
 
-// Initialize implements gorm.Plugin. It replaces gorm:create with a handler
-// that takes the bulk path where a statement asks for it and otherwise runs
-// the dialect's own create, which it keeps. Calling it again on the same DB
-// keeps the first original handler rather than wrapping the wrapper.
+// Initialize implements gorm.Plugin. It replaces gorm:create among db's
+// callbacks with a handler that takes the bulk path where a statement asks
+// for it and otherwise runs the dialect's own create, which it keeps.
+// Called again for the same callbacks (dbresolver opens its pools with the
+// DB's plugins), it keeps the first original handler rather than wrapping
+// the wrapper, and wraps the new pool for COPY.
 func (p *Plugin) Initialize(db *gorm.DB) error {
-	create := db.Callback().Create()
-	if p.original == nil {
-		p.original = create.Get(createName)
+	if r, ok := p.dbs.Load(db.Config); ok {
+		if d := r.(*registration).dialect; d.postgres && d.server == "" {
+			preparePostgres(db)
+		}
+		return nil
 	}
-	if p.original == nil {
+	create := db.Callback().Create()
+	r := &registration{config: p.config, original: create.Get(createName)}
+	if r.original == nil {
 		return gorm.ErrInvalidDB
 	}
-	p.dialect, p.supported = discoverDialect(db)
-	if p.dialect.postgres && p.dialect.server == "" {
-		p.dialect.copy, p.dialect.arrays = preparePostgres(db)
+	r.dialect, r.supported = discoverDialect(db)
+	if r.dialect.postgres && r.dialect.server == "" {
+		r.dialect.copy, r.dialect.arrays = preparePostgres(db)
 	}
-
-	if err := create.Replace(createName, p.create); err != nil {
+	if err := create.Replace(createName, r.create); err != nil {
 		return err
 	}
+	p.dbs.Store(db.Config, r)
 	if create.Get(finishName) == nil {
 		return create.After("*").Register(finishName, finish)
 	}

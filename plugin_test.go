@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -568,6 +570,44 @@ func TestOptionsWithoutPlugin(t *testing.T) {
 		}
 		if n := count(t, db, "slow_rows"); n != 0 {
 			t.Errorf("%d rows written", n)
+		}
+	})
+}
+
+// TestOnePluginTwoDBs registers one Plugin value on a SQLite DB and on a
+// DB of each dialect: each keeps its own handler, dialect and caches, so
+// both write their rows with their own keys, by their own paths.
+func TestOnePluginTwoDBs(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plugin := bulk.New(bulk.Config{Auto: true})
+		liteLog := &statementCounter{Interface: logger.Discard}
+		lite := openDB(t, sqlite.Open(filepath.Join(t.TempDir(), "two.db")), &gorm.Config{Logger: liteLog})
+		other := open(t)
+		for _, db := range []*gorm.DB{lite, other} {
+			if err := db.Use(plugin); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, db := range map[string]*gorm.DB{"sqlite": lite, dialect: other} {
+			recreate(t, db, &ParityBasic{})
+			rows := parityBasicRows(400)
+			liteLog.sql = nil
+			if err := db.Create(&rows).Error; err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if n := count(t, db, "parity_basics"); n != 400 {
+				t.Errorf("%s: %d rows, want 400", name, n)
+			}
+			for i, r := range rows {
+				if r.ID != uint(i+1) {
+					t.Fatalf("%s: row %d has key %d", name, i, r.ID)
+				}
+			}
+		}
+		for _, s := range liteLog.sql {
+			if strings.HasPrefix(s, "COPY") || strings.Contains(s, "unnest(") || strings.Contains(s, "RETURNING") {
+				t.Errorf("SQLite wrote by another dialect's path: %.100s", s)
+			}
 		}
 	})
 }

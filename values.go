@@ -171,19 +171,19 @@ func appendExtra(rows, chunk reflect.Value, n int) {
 // rowsPerStatement is the first estimate of how many rows fit one statement.
 // An estimate too high costs one rebuild of the first chunk (chunkConn
 // refuses it before it is sent); one too low costs statements.
-func (p *Plugin) rowsPerStatement(stmt *gorm.Statement, opts Options) int {
+func (r *registration) rowsPerStatement(stmt *gorm.Statement, opts Options) int {
 	n, params := math.MaxInt, max(1, paramsPerRow(stmt))
 	switch {
 	case opts.BatchSize > 0:
 		n = opts.BatchSize
-	case p.dialect.targetParams > 0:
-		n = max(1, p.dialect.targetParams/params)
+	case r.dialect.targetParams > 0:
+		n = max(1, r.dialect.targetParams/params)
 	}
-	if p.dialect.maxRows > 0 {
-		n = min(n, p.dialect.maxRows)
+	if r.dialect.maxRows > 0 {
+		n = min(n, r.dialect.maxRows)
 	}
-	if p.dialect.maxParams > 0 {
-		n = min(n, p.dialect.maxParams/params)
+	if r.dialect.maxParams > 0 {
+		n = min(n, r.dialect.maxParams/params)
 	}
 	return max(1, n)
 }
@@ -231,21 +231,21 @@ type statementWriter struct {
 	firstVars []any
 }
 
-func (p *Plugin) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *statementWriter {
+func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *statementWriter {
 	stmt := db.Statement
 	rows := stmt.ReflectValue
 	w := &statementWriter{
-		db: db, opts: opts, now: now, create: p.original, reasons: &p.reasons,
-		conn:    &chunkConn{ConnPool: stmt.ConnPool, dialect: p.dialect},
-		size:    p.rowsPerStatement(stmt, opts),
+		db: db, opts: opts, now: now, create: r.original, reasons: &r.reasons,
+		conn:    &chunkConn{ConnPool: stmt.ConnPool, dialect: r.dialect},
+		size:    r.rowsPerStatement(stmt, opts),
 		padding: newMapPadding(stmt, rows),
 	}
 	catalog := !db.DryRun && rows.Len() >= catalogMinRows
-	if catalog && p.dialect.rowid && !opts.SkipReturning {
-		w.rowid = p.sqliteCatalog.rowidKey(db)
+	if catalog && r.dialect.rowid && !opts.SkipReturning {
+		w.rowid = r.sqliteCatalog.rowidKey(db)
 	}
-	if catalog && p.dialect.buildsAhead(stmt, rows) && p.dialect.arrays.available(stmt.ConnPool) {
-		if info := p.catalog.table(db); info != nil {
+	if catalog && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
+		if info := r.catalog.table(db); info != nil {
 			w.types, w.params = info.columns, newPgParams(typeMap(stmt.ConnPool))
 		}
 	}
