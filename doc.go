@@ -18,4 +18,13 @@
 // (bind parameters, rows per VALUES list, packet size), or on PostgreSQL
 // streams them with COPY, all in one transaction, and keeps GORM's callbacks
 // for hooks, defaults, associations and generated-value read-back.
+//
+// On PostgreSQL through pgx's database/sql driver, db.Use wraps the DB's
+// *sql.DB in a pool whose transactions keep their connection, so that COPY
+// can reach pgx inside GORM's transactions; db.DB() still returns the
+// *sql.DB. Open the DB before db.Use, and register the plugin before
+// gorm.io/plugin/dbresolver.
+//
+// Which path a statement took is in its logged SQL; where a faster path
+// stepped aside, the plugin says why at the logger's Info level.
 package bulk
