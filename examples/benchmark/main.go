@@ -1,11 +1,12 @@
 // Command benchmark inserts the same rows into one database with each way
 // of bulk-creating them: GORM's own Create and CreateInBatches, the gormbulk
 // plugin, and the raw driver's fastest paths as the ceiling. It prints a
-// table of rows/s, time and memory per method and draws a bar chart.
+// table of rows/s, time and memory per method and, with -chart, draws a
+// bar chart.
 //
 //	go run ./examples/benchmark                     # SQLite in a temp dir
 //	go run ./examples/benchmark -dialect postgres -rows 1000000
-//	go run ./examples/benchmark -dialect mysql -md -chart ""
+//	go run ./examples/benchmark -dialect mysql -md -chart benchmark-<dialect>.png
 //
 // The DSN defaults to the environment variables the tests read
 // (GORMBULK_SQLITE_DSN, GORMBULK_POSTGRES_DSN, GORMBULK_MYSQL_DSN), then to
@@ -38,7 +39,7 @@ func main() {
 	flag.IntVar(&o.reps, "reps", 3, "runs per method; the median is reported")
 	flag.BoolVar(&o.json, "json", false, "print the results as JSON")
 	flag.BoolVar(&o.md, "md", false, "print the results as a Markdown table")
-	flag.StringVar(&o.chart, "chart", "benchmark-<dialect>.png", `bar chart of rows/s to write, as .png or .svg ("" for none); PNG draws its text with the font it measured, SVG with the viewer's`)
+	flag.StringVar(&o.chart, "chart", "", `bar chart of rows/s to write, as .png or .svg ("<dialect>" is replaced; none unless given); PNG draws its text with the font it measured, SVG with the viewer's`)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
