@@ -54,8 +54,12 @@ type dialect struct {
 	rowid bool
 
 	// lastInsertID is set where GORM reads generated keys back through
-	// LastInsertId arithmetic when the dialect has no RETURNING.
-	lastInsertID bool
+	// LastInsertId arithmetic when the dialect has no RETURNING, and
+	// autoIncrement is the step between the keys of one INSERT, the
+	// server's auto_increment_increment (Galera and multi-primary setups
+	// raise it), read at db.Use.
+	lastInsertID  bool
+	autoIncrement int64
 }
 
 // SQLite's compiled-in default for SQLITE_MAX_VARIABLE_NUMBER since 3.32.0;
@@ -87,13 +91,13 @@ func discoverDialect(db *gorm.DB) (dialect, bool) {
 	case "sqlite":
 		return dialect{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, gormCreate: true, rowid: true}, true
 	case "mysql":
-		packet := mysqlDefaultPacket
-		var v int64
-		if err := db.ConnPool.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&v); err == nil && v > 0 {
-			packet = int(v)
+		packet, step := int64(mysqlDefaultPacket), int64(1)
+		var v, s int64
+		if err := db.ConnPool.QueryRowContext(ctx, "SELECT @@max_allowed_packet, @@auto_increment_increment").Scan(&v, &s); err == nil && v > 0 && s > 0 {
+			packet, step = v, s
 		}
 		// Leave room for the protocol's own framing of each argument.
-		return dialect{maxParams: 65535, targetParams: 8192, maxBytes: packet - packet/16, prepare: !interpolates(db), gormCreate: true, lastInsertID: true}, true
+		return dialect{maxParams: 65535, targetParams: 8192, maxBytes: int(packet - packet/16), prepare: !interpolates(db), gormCreate: true, lastInsertID: true, autoIncrement: step}, true
 	case "sqlserver":
 		// 2,100 parameters per request, two of which go-mssqldb's
 		// sp_executesql call takes for the statement and its declarations.

@@ -85,6 +85,33 @@ func setKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, key 
 	return nil
 }
 
+// restepKeys gives the chunk's rows the keys of one INSERT whose keys go
+// up by step from the first, where GORM's LastInsertId arithmetic stepped
+// by the key field's autoIncrementIncrement tag (1 unless set) instead of
+// the server's auto_increment_increment. GORM's handler gave the first row
+// LastInsertId, which is right whatever the step.
+func restepKeys(stmt *gorm.Statement, rows reflect.Value, step int64) error {
+	pk := stmt.Schema.PrioritizedPrimaryField
+	if pk == nil || !pk.HasDefaultValue || pk.AutoIncrementIncrement == step || rows.Len() < 2 ||
+		reflect.Indirect(rows.Index(0)).Kind() != reflect.Struct {
+		return nil
+	}
+	first, zero := pk.ValueOf(stmt.Context, reflect.Indirect(rows.Index(0)))
+	if zero {
+		return nil
+	}
+	var firstKey int64
+	switch v := reflect.ValueOf(first); {
+	case v.CanInt():
+		firstKey = v.Int()
+	case v.CanUint():
+		firstKey = int64(v.Uint())
+	default:
+		return nil
+	}
+	return setKeys(stmt, pk, rows, func(i int) int64 { return firstKey + int64(i)*step })
+}
+
 // setRowidKeys gives the rows of one INSERT their rowids as keys: they are
 // consecutive and end at LastInsertId (see rowidKey), where the INSERT
 // wrote every row.

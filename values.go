@@ -317,6 +317,9 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		}
 	}
 	w.create(tx)
+	if conn.dialect.lastInsertID && !execHere && tx.Error == nil && !hasReturning(stmt) {
+		tx.AddError(restepKeys(stmt, stmt.ReflectValue, conn.dialect.autoIncrement))
+	}
 	if execHere && tx.Error == nil {
 		switch {
 		case db.DryRun:
