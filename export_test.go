@@ -11,3 +11,10 @@ func SetCatalogMinRows(n int) (restore func()) {
 
 // PostgresCompatible is postgresCompatible, for its table of versions.
 var PostgresCompatible = postgresCompatible
+
+// FieldPlans counts the cached field plans.
+func FieldPlans() int {
+	n := 0
+	plans.Range(func(any, any) bool { n++; return true })
+	return n
+}

@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"fmt"
 	"reflect"
 	"sync"
 	"time"
@@ -30,17 +31,25 @@ type fieldPlan struct {
 	setInt func(row unsafe.Pointer, v int64)
 }
 
-// plans caches a fieldPlan per GORM field (GORM caches schemas, and so
-// their fields, per model).
-var plans sync.Map // *schema.Field → fieldPlan
+// plans caches a fieldPlan per field of a model type. GORM parses a
+// model's schema again for every DB (each has its own schema cache), so the
+// key is the field's place in the type, not GORM's *schema.Field: the cache
+// grows with the models, not with the DBs opened.
+var plans sync.Map // planKey → fieldPlan
+
+type planKey struct {
+	model reflect.Type
+	index string // the field's StructField.Index, as text
+}
 
 // planOf returns the field's plan within rows of the model's type.
 func planOf(model reflect.Type, f *schema.Field) fieldPlan {
-	if p, ok := plans.Load(f); ok {
+	key := planKey{model: model, index: fmt.Sprint(f.StructField.Index)}
+	if p, ok := plans.Load(key); ok {
 		return p.(fieldPlan)
 	}
 	p := newFieldPlan(model, f)
-	plans.Store(f, p)
+	plans.Store(key, p)
 	return p
 }
 

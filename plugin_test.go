@@ -611,3 +611,25 @@ func TestOnePluginTwoDBs(t *testing.T) {
 		}
 	})
 }
+
+// TestFieldPlansPerModel opens many DBs, each parsing the same model
+// afresh, and requires the field-plan cache to hold the model's fields
+// once, not once per DB.
+func TestFieldPlansPerModel(t *testing.T) {
+	write := func() {
+		db := withPlugin(t, openDB(t, sqlite.Open(filepath.Join(t.TempDir(), "plans.db"))))
+		recreate(t, db, &ParityBasic{})
+		rows := parityBasicRows(3)
+		if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	before := bulk.FieldPlans()
+	for range 20 {
+		write()
+	}
+	if after := bulk.FieldPlans(); after != before {
+		t.Errorf("%d field plans after 20 more DBs, %d after the first", after, before)
+	}
+}
