@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"context"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -75,6 +76,46 @@ func (o Options) ModifyStatement(stmt *gorm.Statement) {
 	stmt.Clauses[optionsKey] = clause.Clause{Name: optionsKey, Expression: o}
 }
 
+// associationOptions is the context key under which a statement's Options
+// reach the creates GORM makes for its associations: GORM writes them in
+// sessions of their own, which drop the statement's clauses but keep its
+// context.
+type associationOptions struct{}
+
+// requestedOptions returns the Options the statement carries: its clause,
+// or those of the statement that writes it as an association.
+func requestedOptions(stmt *gorm.Statement) (Options, bool) {
+	if o, ok := stmt.Clauses[optionsKey].Expression.(Options); ok {
+		return o, true
+	}
+	if stmt.Context == nil {
+		return Options{}, false
+	}
+	o, ok := stmt.Context.Value(associationOptions{}).(Options)
+	return o, ok
+}
+
+// withAssociationOptions wraps one of GORM's association callbacks so that
+// the creates it makes take the bulk path where the statement asked for it,
+// chunked as the statement's rows are. The method and SkipReturning stay
+// with the statement: the associations' upserts and join rows need GORM's
+// statements and their keys read back. A create a hook makes is not inside
+// these callbacks and keeps its own options.
+func withAssociationOptions(save func(*gorm.DB)) func(*gorm.DB) {
+	return func(db *gorm.DB) {
+		stmt := db.Statement
+		o, ok := requestedOptions(stmt)
+		if !ok || o.Disable {
+			save(db)
+			return
+		}
+		ctx := stmt.Context
+		stmt.Context = context.WithValue(ctx, associationOptions{}, Options{BatchSize: o.BatchSize})
+		defer func() { stmt.Context = ctx }()
+		save(db)
+	}
+}
+
 // Build implements clause.Expression; Options adds no SQL of its own.
 func (Options) Build(clause.Builder) {}
 
@@ -83,9 +124,8 @@ func (Options) Build(clause.Builder) {}
 // path (through Options or Config.Auto).
 func statementOptions(stmt *gorm.Statement, cfg Config) (merged Options, explicit, ok bool) {
 	merged = Options{BatchSize: cfg.BatchSize}
-	c, explicit := stmt.Clauses[optionsKey]
+	o, explicit := requestedOptions(stmt)
 	if explicit {
-		o, _ := c.Expression.(Options)
 		if o.Disable {
 			return o, true, false
 		}

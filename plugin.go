@@ -82,6 +82,13 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	if err := create.Replace(createName, r.create); err != nil {
 		return err
 	}
+	for _, name := range []string{"gorm:save_before_associations", "gorm:save_after_associations"} {
+		if save := create.Get(name); save != nil {
+			if err := create.Replace(name, withAssociationOptions(save)); err != nil {
+				return err
+			}
+		}
+	}
 	p.dbs.Store(db.Config, r)
 	if create.Get(finishName) == nil {
 		return create.After("*").Register(finishName, finish)

@@ -633,3 +633,59 @@ func TestFieldPlansPerModel(t *testing.T) {
 		t.Errorf("%d field plans after 20 more DBs, %d after the first", after, before)
 	}
 }
+
+// AssocOwner has many AssocItems: GORM writes the items in a session of its
+// own, which drops the statement's clauses.
+type AssocOwner struct {
+	ID    uint
+	Name  string
+	Items []AssocItem
+}
+
+type AssocItem struct {
+	ID           uint
+	AssocOwnerID uint
+	Name         string
+}
+
+// TestOptionsReachAssociations creates owners with Options and no Auto:
+// the items GORM writes for them must take the bulk path too. 17,000
+// owners × 2 items are 68,000 parameters in GORM's one items statement,
+// over every dialect's limit: GORM fails there; the plugin writes every
+// item, each with its own owner's key.
+func TestOptionsReachAssociations(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain, db := open(t), withPlugin(t, open(t))
+		owners := func() []AssocOwner {
+			rows := make([]AssocOwner, 17000)
+			for i := range rows {
+				rows[i] = AssocOwner{Name: fmt.Sprint("owner", i), Items: []AssocItem{{Name: "a"}, {Name: "b"}}}
+			}
+			return rows
+		}
+		if dialect == "mysql-lastinsertid" {
+			t.Skip("without RETURNING, the upserts GORM writes the items with stay GORM's own statement: LastInsertId arithmetic after ON DUPLICATE KEY UPDATE cannot give each chunk's rows their keys")
+		}
+		recreate(t, plain, &AssocOwner{}, &AssocItem{})
+		want := owners()
+		if err := plain.Create(&want).Error; err == nil {
+			t.Error("GORM wrote 68,000 parameters in one statement")
+		}
+
+		recreate(t, plain, &AssocOwner{}, &AssocItem{})
+		got := owners()
+		if err := db.Clauses(bulk.Options{}).Create(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, plain, "assoc_items"); n != 34000 {
+			t.Errorf("%d items, want 34000", n)
+		}
+		for _, o := range got {
+			for _, it := range o.Items {
+				if it.ID == 0 || it.AssocOwnerID != o.ID {
+					t.Fatalf("owner %d (%s) holds item %+v", o.ID, o.Name, it)
+				}
+			}
+		}
+	})
+}
