@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
 )
 
@@ -178,6 +179,77 @@ func (seq *pgSequence) next(stmt *gorm.Statement, c *pgx.Conn) (int64, error) {
 	return last, nil
 }
 
+// draw takes n values from the sequence in one round trip, in the order
+// the rows of one INSERT would take them: nextval runs in generate_series
+// order, before the aggregate's sort.
+func (seq *pgSequence) draw(stmt *gorm.Statement, c *pgx.Conn, n int) ([]int64, error) {
+	var keys []int64
+	err := c.QueryRow(stmt.Context, "SELECT array_agg(nextval($1::regclass) ORDER BY g) FROM generate_series(1, $2) AS g", seq.name, n).Scan(&keys)
+	if err == nil && len(keys) != n {
+		err = fmt.Errorf("gormbulk: drew %d keys from %s, wanted %d", len(keys), seq.name, n)
+	}
+	return keys, err
+}
+
+// Keys by identity. GORM reads RETURNING back by position, so where
+// ON CONFLICT DO NOTHING skips rows, the rows after them get other rows'
+// keys. On PostgreSQL, where the key comes from a sequence, the plugin
+// draws every row's key ahead (draw: the values the rows' defaults would
+// have drawn, in the same order, skipped rows included, as the INSERT
+// draws them), writes them, and keeps the keys RETURNING hands back: a
+// skipped row's struct gets its zero key back (keepReturned).
+
+// keysAhead returns the sequence to draw a statement's keys ahead from:
+// the statement skips conflicting rows (ON CONFLICT DO NOTHING), reads
+// back only its generated key, and the key's default is its sequence's
+// nextval (an identity GENERATED ALWAYS refuses given keys).
+func keysAhead(stmt *gorm.Statement, info *pgTableInfo) *pgSequence {
+	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	if !ok || !c.DoNothing || info == nil || stmt.Schema == nil {
+		return nil
+	}
+	pk := stmt.Schema.PrioritizedPrimaryField
+	if pk == nil || len(stmt.Schema.FieldsWithDefaultDBValue) != 1 || stmt.Schema.FieldsWithDefaultDBValue[0] != pk || !pk.Readable {
+		return nil
+	}
+	if col := info.columns[pk.DBName]; col.identity != identityKey {
+		return col.seq
+	}
+	return nil
+}
+
+// keepReturned runs the chunk's INSERT, whose rows hold the keys drawn
+// ahead, and gives back its zero key to every row whose key RETURNING did
+// not return: the rows ON CONFLICT skipped. It returns the rows written.
+func keepReturned(stmt *gorm.Statement, pool gorm.ConnPool, keys []int64) (int64, error) {
+	rows, err := pool.QueryContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	written := map[int64]bool{}
+	for rows.Next() {
+		var key int64
+		if err := rows.Scan(&key); err != nil {
+			return 0, err
+		}
+		written[key] = true
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	pk := stmt.Schema.PrioritizedPrimaryField
+	zero := reflect.Zero(pk.FieldType).Interface()
+	for i, key := range keys {
+		if !written[key] {
+			if err := pk.Set(stmt.Context, reflect.Indirect(stmt.ReflectValue.Index(i)), zero); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return int64(len(written)), nil
+}
+
 // runKeys gives the chunk's rows the keys the COPY drew for them, next
 // being what the sequence would hand out before it. When currval shows the
 // run next, next+step, … unbroken, that is every row's key in row order.
@@ -211,9 +283,7 @@ func (plan *copyPlan) runKeys(stmt *gorm.Statement, c *pgx.Conn, chunk reflect.V
 }
 
 // reserveKeys gives the chunk's rows without a key the sequence's next
-// values, in row order, as RETURNING would have handed them out. The keys
-// come back as one array: nextval runs in generate_series order, before
-// the aggregate's sort.
+// values, in row order, as RETURNING would have handed them out.
 func (plan *copyPlan) reserveKeys(stmt *gorm.Statement, c *pgx.Conn, chunk reflect.Value) error {
 	if plan.key == nil {
 		return nil
@@ -231,14 +301,9 @@ func (plan *copyPlan) reserveKeys(stmt *gorm.Statement, c *pgx.Conn, chunk refle
 	if len(missing) == 0 {
 		return nil
 	}
-	var keys []int64
-	err := c.QueryRow(stmt.Context, "SELECT array_agg(nextval($1::regclass) ORDER BY g) FROM generate_series(1, $2) AS g",
-		plan.seq.name, len(missing)).Scan(&keys)
+	keys, err := plan.seq.draw(stmt, c, len(missing))
 	if err != nil {
 		return err
-	}
-	if len(keys) != len(missing) {
-		return fmt.Errorf("gormbulk: reserved %d keys from %s, wanted %d", len(keys), plan.seq.name, len(missing))
 	}
 	for i, row := range missing {
 		if err := plan.key.Set(stmt.Context, chunk.Index(row), keys[i]); err != nil {

@@ -2,10 +2,12 @@ package bulk_test
 
 import (
 	"os"
+	"reflect"
 	"testing"
 
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/gormbulk/bulk"
 )
@@ -52,5 +54,62 @@ func TestMySQLAutoIncrementIncrement(t *testing.T) {
 					c.name, own, c.own, rows[0].ID, rows[1].ID, stored[0].ID, stored[1].ID)
 			}
 		}
+	})
+}
+
+// TestOnConflictDoNothingKeys skips two of 150 rows with ON CONFLICT DO
+// NOTHING on PostgreSQL. GORM matches RETURNING to the rows by position,
+// so every row after the first skipped one holds another row's key; the
+// plugin draws the keys ahead and keeps those RETURNING hands back: every
+// written row holds its own key, the skipped ones zero, and the table is
+// GORM's, keys included.
+func TestOnConflictDoNothingKeys(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain, db := open(t), withPlugin(t, open(t))
+		run := func(db *gorm.DB) ([]ParityBasic, int64, map[string]uint) {
+			t.Helper()
+			recreate(t, plain, &ParityBasic{})
+			existing := parityBasicRows(60)
+			existing = []ParityBasic{existing[10], existing[50]}
+			if err := plain.Create(&existing).Error; err != nil {
+				t.Fatal(err)
+			}
+			rows := parityBasicRows(150)
+			res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows)
+			if res.Error != nil {
+				t.Fatal(res.Error)
+			}
+			var stored []ParityBasic
+			if err := plain.Find(&stored).Error; err != nil {
+				t.Fatal(err)
+			}
+			keys := map[string]uint{}
+			for _, s := range stored {
+				keys[s.Email] = s.ID
+			}
+			return rows, res.RowsAffected, keys
+		}
+		want, wantN, wantKeys := run(plain)
+		got, gotN, gotKeys := run(db.Clauses(bulk.Options{BatchSize: 40}))
+		if !reflect.DeepEqual(gotKeys, wantKeys) || gotN != wantN {
+			t.Errorf("table or RowsAffected differ from GORM's: %d vs %d rows", gotN, wantN)
+		}
+		gormWrong := 0
+		for i := range got {
+			if want[i].ID != wantKeys[want[i].Email] {
+				gormWrong++
+			}
+			wantID := gotKeys[got[i].Email]
+			if i == 10 || i == 50 {
+				wantID = 0
+			}
+			if got[i].ID != wantID {
+				t.Errorf("row %d holds key %d, its own is %d", i, got[i].ID, wantID)
+			}
+		}
+		if gormWrong == 0 {
+			t.Error("GORM's structs all hold their own keys: the case no longer shows GORM's positional read-back")
+		}
+		t.Logf("GORM: %d of %d structs hold another row's key", gormWrong, len(want))
 	})
 }

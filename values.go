@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
@@ -221,6 +222,7 @@ type statementWriter struct {
 	size    int
 	padding *mapPadding
 	rowid   *schema.Field       // the key SQLite's rowids give, if any
+	ahead   *pgSequence         // the sequence to draw keys ahead from (keys.go)
 	types   map[string]pgColumn // PostgreSQL's catalog, for arrays
 	params  *pgParams           // how pgx would send the values, for arrays
 	sql     sqlCache
@@ -243,6 +245,11 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	catalog := !db.DryRun && rows.Len() >= catalogMinRows
 	if catalog && r.dialect.rowid && !opts.SkipReturning {
 		w.rowid = r.sqliteCatalog.rowidKey(db)
+	}
+	if r.dialect.postgres && r.dialect.server == "" && !db.DryRun && !opts.SkipReturning {
+		if _, upsert := stmt.Clauses["ON CONFLICT"]; upsert {
+			w.ahead = keysAhead(stmt, r.catalog.table(db))
+		}
 	}
 	if catalog && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
 		if info := r.catalog.table(db); info != nil {
@@ -302,11 +309,24 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		keysGiven = !rowid && len(zeroRows(stmt, w.rowid, stmt.ReflectValue)) == 0
 	}
 
+	// Where ON CONFLICT may skip rows, a chunk whose rows all leave the key
+	// to the database gets its keys drawn ahead, and only the rows
+	// RETURNING hands back keep theirs (keys.go).
+	var drawn []int64
+	if w.ahead != nil && len(zeroRows(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue)) == chunk.Len() {
+		if _, err := withPgx(db.Statement.ConnPool, func(c *pgx.Conn) (err error) {
+			drawn, err = w.ahead.draw(stmt, c, chunk.Len())
+			return err
+		}); tx.AddError(err) == nil && drawn != nil {
+			tx.AddError(setKeys(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue, func(i int) int64 { return drawn[i] }))
+		}
+	}
+
 	// Without read-back through the handler, it only builds the SQL (an
 	// empty RETURNING keeps it from adding its own), and the chunk is
 	// executed here (or, under DryRun, only checked against the limits).
 	skipReturning := w.opts.SkipReturning || rowid || keysGiven
-	execHere := skipReturning || db.DryRun
+	execHere := skipReturning || db.DryRun || drawn != nil
 	if skipReturning {
 		stmt.Clauses["RETURNING"] = clause.Clause{Builder: func(clause.Clause, clause.Builder) {}}
 	}
@@ -324,6 +344,10 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		switch {
 		case db.DryRun:
 			tx.AddError(conn.dialect.check(stmt.SQL.String(), stmt.Vars))
+		case drawn != nil:
+			var err error
+			tx.RowsAffected, err = keepReturned(stmt, conn, drawn)
+			tx.AddError(err)
 		default:
 			result, err := conn.ExecContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
 			if tx.AddError(err) == nil {
