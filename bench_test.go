@@ -248,15 +248,22 @@ func rawQuery(db *gorm.DB, n int) string {
 // BenchmarkCreateSizes sweeps the rows per call, from a handful to more
 // than one statement holds, and pairs each call of the plugin's automatic
 // choice with plain GORM's on the same rows: Create where one statement
-// holds the rows, CreateInBatches(1000) beyond. ns/op is the plugin's;
-// x-gorm is GORM's time over the plugin's (above 1: the plugin is faster).
+// holds the rows, CreateInBatches(1000) beyond; and 1,000 rows under a
+// CreateBatchSize of 50, where GORM cuts the call before the plugin sees
+// it. ns/op is the plugin's; x-gorm is GORM's time over the plugin's
+// (above 1: the plugin is faster).
 func BenchmarkCreateSizes(b *testing.B) {
-	eachDialectB(b, func(b *testing.B, dialect string, db *gorm.DB) {
-		for _, n := range []int{10, 100, 300, 1000, 10000, 100000} {
+	eachDialectB(b, func(b *testing.B, dialect string, all *gorm.DB) {
+		for _, size := range []struct {
+			name     string
+			n, batch int
+		}{{"10", 10, 0}, {"100", 100, 0}, {"300", 300, 0}, {"1000", 1000, 0}, {"10000", 10000, 0}, {"100000", 100000, 0}, {"1000-CreateBatchSize-50", 1000, 50}} {
+			n := size.n
 			if n > benchSize() {
 				continue
 			}
-			b.Run(fmt.Sprint(n), func(b *testing.B) {
+			db := all.Session(&gorm.Session{CreateBatchSize: size.batch})
+			b.Run(size.name, func(b *testing.B) {
 				plain := func(rows []BenchRow) error {
 					if n*8 > 32766 {
 						return db.CreateInBatches(&rows, 1000).Error
