@@ -184,3 +184,21 @@ func typeMap(pool gorm.ConnPool) *pgtype.Map {
 	}
 	return pgtype.NewMap()
 }
+
+// SQLTx returns the *sql.Tx a statement's pool runs in, for code that
+// unwraps GORM's transaction (tx.Statement.ConnPool.(*sql.Tx)): on
+// PostgreSQL through pgx the plugin's pool begins transactions that keep
+// their connection, so the pool is not an *sql.Tx itself. It reports
+// false when the pool is in no transaction.
+func SQLTx(pool gorm.ConnPool) (*sql.Tx, bool) {
+	if ps, ok := pool.(*gorm.PreparedStmtTX); ok {
+		pool = ps.Tx
+	}
+	switch tx := pool.(type) {
+	case *sql.Tx:
+		return tx, true
+	case *pinnedTx:
+		return tx.Tx, true
+	}
+	return nil, false
+}

@@ -76,3 +76,37 @@ func proxy(c net.Conn, target string) {
 	go io.Copy(s, c)
 	io.Copy(c, s)
 }
+
+// TestSQLTx reaches the *sql.Tx of a transaction on every dialect, where
+// the plugin's pool (PostgreSQL) begins it and where GORM's does, and uses
+// it in the same transaction.
+func TestSQLTx(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		db := withPlugin(t, open(t))
+		recreate(t, db, &ParityBasic{})
+		err := db.Transaction(func(tx *gorm.DB) error {
+			sqlTx, ok := bulk.SQLTx(tx.Statement.ConnPool)
+			if !ok {
+				t.Fatalf("no *sql.Tx in %T", tx.Statement.ConnPool)
+			}
+			rows := parityBasicRows(3)
+			if err := tx.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+				return err
+			}
+			var n int
+			if err := sqlTx.QueryRow("SELECT count(*) FROM parity_basics").Scan(&n); err != nil {
+				return err
+			}
+			if n != 3 {
+				t.Errorf("the *sql.Tx sees %d rows, want the transaction's 3", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := bulk.SQLTx(db.Statement.ConnPool); ok {
+			t.Error("a pool outside a transaction reported an *sql.Tx")
+		}
+	})
+}
