@@ -238,3 +238,49 @@ func ExampleChunkError() {
 	// gormbulk: rows 2-3: duplicated key not allowed
 	// accounts written: 0
 }
+
+// Code that unwraps GORM's transaction to an *sql.Tx reaches it with
+// SQLTx, whichever pool began it (on PostgreSQL the plugin's pool keeps the
+// transaction's connection, so the pool is not an *sql.Tx itself).
+func ExampleSQLTx() {
+	type Note struct {
+		ID   uint
+		Text string
+	}
+
+	db, err := gorm.Open(sqlite.Open("file:example_sqltx?mode=memory&cache=shared"),
+		&gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	if err := db.Use(bulk.New(bulk.Config{Auto: true})); err != nil {
+		log.Fatal(err)
+	}
+	if err := db.AutoMigrate(&Note{}); err != nil {
+		log.Fatal(err)
+	}
+
+	err = db.Transaction(func(tx *gorm.DB) error {
+		notes := []Note{{Text: "a"}, {Text: "b"}, {Text: "c"}}
+		if err := tx.Create(&notes).Error; err != nil {
+			return err
+		}
+		sqlTx, ok := bulk.SQLTx(tx.Statement.ConnPool)
+		if !ok {
+			return errors.New("not in a transaction")
+		}
+		var n int
+		if err := sqlTx.QueryRow("SELECT count(*) FROM notes").Scan(&n); err != nil {
+			return err
+		}
+		fmt.Println("notes in the transaction:", n)
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// notes in the transaction: 3
+}
