@@ -14,7 +14,7 @@ import "reflect"
 // tracing among them) read it too. The chunks are logged one by one as they
 // are written, so the call leaves its first statement there for those
 // callbacks and takes it out again before the processor logs it
-// (clearShown).
+// (finish, in bulk_create.go).
 
 // writer writes a call's rows by one method, a chunk at a time.
 type writer interface {
