@@ -202,10 +202,13 @@ func (seq *pgSequence) draw(stmt *gorm.Statement, c *pgx.Conn, n int) ([]int64, 
 // keysAhead returns the sequence to draw a statement's keys ahead from:
 // the statement skips conflicting rows (ON CONFLICT DO NOTHING), reads
 // back only its generated key, and the key's default is its sequence's
-// nextval (an identity GENERATED ALWAYS refuses given keys).
+// nextval (an identity GENERATED ALWAYS refuses given keys). The creates
+// GORM makes for associations keep GORM's read-back: GORM builds the join
+// rows and foreign keys it writes next from those keys, and a skipped
+// target's zero key would change what it writes.
 func keysAhead(stmt *gorm.Statement, info *pgTableInfo) *pgSequence {
 	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
-	if !ok || !c.DoNothing || info == nil || stmt.Schema == nil {
+	if !ok || !c.DoNothing || info == nil || stmt.Schema == nil || stmt.Context.Value(inAssociations{}) != nil {
 		return nil
 	}
 	pk := stmt.Schema.PrioritizedPrimaryField

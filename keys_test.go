@@ -1,6 +1,7 @@
 package bulk_test
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"testing"
@@ -111,5 +112,65 @@ func TestOnConflictDoNothingKeys(t *testing.T) {
 			t.Error("GORM's structs all hold their own keys: the case no longer shows GORM's positional read-back")
 		}
 		t.Logf("GORM: %d of %d structs hold another row's key", gormWrong, len(want))
+	})
+}
+
+// AssocTag is a many-to-many target GORM writes with ON CONFLICT DO
+// NOTHING; its unique name makes some of a call's tags conflict.
+type AssocTag struct {
+	ID   uint
+	Name string `gorm:"uniqueIndex;size:32"`
+}
+
+type AssocPost struct {
+	ID    uint
+	Title string
+	Tags  []AssocTag `gorm:"many2many:assoc_post_tags"`
+}
+
+// TestAssociationTargetsKeepGORMKeys creates posts whose tags partly exist
+// already, with Auto. GORM writes the tags with ON CONFLICT DO NOTHING and
+// builds the join rows from the keys it reads back by position; the
+// plugin leaves that read-back to GORM there (drawing keys ahead would zero
+// the skipped tags' keys and change the join rows GORM writes), so tables
+// and structs are GORM's.
+func TestAssociationTargetsKeepGORMKeys(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		// Without foreign keys GORM's join rows for its misread keys are
+		// written rather than refused, so there is a result to compare.
+		noFK := &gorm.Config{DisableForeignKeyConstraintWhenMigrating: true}
+		plain, auto := open(t, noFK), withPlugin(t, open(t), bulk.Config{Auto: true})
+		run := func(db *gorm.DB) ([]AssocPost, error, []map[string]any, []map[string]any) {
+			t.Helper()
+			if err := plain.Migrator().DropTable("assoc_post_tags", &AssocPost{}, &AssocTag{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := plain.AutoMigrate(&AssocPost{}, &AssocTag{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := plain.Create(&[]AssocTag{{Name: "tag5"}, {Name: "tag40"}}).Error; err != nil {
+				t.Fatal(err)
+			}
+			posts := make([]AssocPost, 120)
+			for i := range posts {
+				posts[i] = AssocPost{Title: fmt.Sprint("post", i), Tags: []AssocTag{{Name: fmt.Sprint("tag", i)}}}
+			}
+			err := db.Create(&posts).Error
+			return posts, err, tableRows(t, plain, "assoc_tags"), tableRows(t, plain, "assoc_post_tags")
+		}
+		wantPosts, wantErr, wantTags, wantJoins := run(plain)
+		gotPosts, gotErr, gotTags, gotJoins := run(auto)
+		if wantErr != nil {
+			t.Fatalf("GORM: %v", wantErr)
+		}
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("error %v, GORM's %v", gotErr, wantErr)
+		}
+		if !reflect.DeepEqual(gotTags, wantTags) || !reflect.DeepEqual(gotJoins, wantJoins) {
+			t.Errorf("tables differ from GORM's:\n tags  %v\n want  %v\n joins %v\n want  %v", gotTags, wantTags, len(gotJoins), len(wantJoins))
+		}
+		if !reflect.DeepEqual(gotPosts, wantPosts) {
+			t.Errorf("structs differ from GORM's:\n got %v\nwant %v", gotPosts[:2], wantPosts[:2])
+		}
 	})
 }

@@ -95,22 +95,31 @@ func requestedOptions(stmt *gorm.Statement) (Options, bool) {
 	return o, ok
 }
 
+// inAssociations marks the context of the creates GORM makes for a
+// statement's associations.
+type inAssociations struct{}
+
 // withAssociationOptions wraps one of GORM's association callbacks so that
 // the creates it makes take the bulk path where the statement asked for it,
-// chunked as the statement's rows are. The method and SkipReturning stay
-// with the statement: the associations' upserts and join rows need GORM's
-// statements and their keys read back. A create a hook makes is not inside
-// these callbacks and keeps its own options.
+// chunked as the statement's rows are, and are known as association
+// creates (keysAhead leaves their keys to GORM's read-back, whose keys the
+// join rows and foreign keys GORM writes next are built from). The method
+// and SkipReturning stay with the statement: the associations' upserts and
+// join rows need GORM's statements and their keys read back. A create a
+// hook makes is not inside these callbacks and keeps its own options.
 func withAssociationOptions(save func(*gorm.DB)) func(*gorm.DB) {
 	return func(db *gorm.DB) {
 		stmt := db.Statement
-		o, ok := requestedOptions(stmt)
-		if !ok || o.Disable {
+		ctx := stmt.Context
+		if ctx == nil {
 			save(db)
 			return
 		}
-		ctx := stmt.Context
-		stmt.Context = context.WithValue(ctx, associationOptions{}, Options{BatchSize: o.BatchSize})
+		assoc := context.WithValue(ctx, inAssociations{}, true)
+		if o, ok := requestedOptions(stmt); ok && !o.Disable {
+			assoc = context.WithValue(assoc, associationOptions{}, Options{BatchSize: o.BatchSize})
+		}
+		stmt.Context = assoc
 		defer func() { stmt.Context = ctx }()
 		save(db)
 	}
