@@ -47,7 +47,7 @@ func eachDialect(t *testing.T, fn func(t *testing.T, name string, open func(t *t
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			skipUnselected(t, selected, d.name)
-			dsn := dialectDSN(t, d.name, d.env, d.dsn, d.open, sqliteFile)
+			dsn := dialectDSN(t, d.name, d.env, d.open, sqliteFile)
 			fn(t, d.name, func(t *testing.T, opts ...gorm.Option) *gorm.DB {
 				return openDB(t, d.open(dsn), opts...)
 			})
@@ -78,7 +78,7 @@ func eachDialectB(b *testing.B, fn func(b *testing.B, name string, db *gorm.DB))
 		}
 		b.Run(d.name, func(b *testing.B) {
 			skipUnselected(b, selected, d.name)
-			dsn := dialectDSN(b, d.name, d.env, d.dsn, d.open, sqliteFile)
+			dsn := dialectDSN(b, d.name, d.env, d.open, sqliteFile)
 			db := withPlugin(b, openDB(b, d.open(dsn)))
 			recreate(b, db, &BenchRow{})
 			fn(b, d.name, db)
@@ -133,13 +133,25 @@ func skipUnselected(tb testing.TB, selected map[string]bool, name string) {
 	}
 }
 
+// liveDSN returns the DSN of the live dialect name: its variable's value,
+// or the local server's.
+func liveDSN(name string) string {
+	for _, d := range dialects {
+		if d.name == name {
+			if v := os.Getenv(d.env); v != "" {
+				return v
+			}
+			return d.dsn
+		}
+	}
+	return ""
+}
+
 // dialectDSN returns the dialect's DSN, skipping (or under CI=true failing)
 // when its server cannot be reached.
-func dialectDSN(tb testing.TB, name, env, dsn string, open func(string) gorm.Dialector, sqliteFile string) string {
+func dialectDSN(tb testing.TB, name, env string, open func(string) gorm.Dialector, sqliteFile string) string {
 	tb.Helper()
-	if v := os.Getenv(env); v != "" {
-		dsn = v
-	}
+	dsn := liveDSN(name)
 	if name == "sqlite" && dsn == "" {
 		dsn = sqliteFile + "?_busy_timeout=5000"
 	}

@@ -2,7 +2,6 @@ package bulk_test
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"testing"
 
@@ -24,10 +23,7 @@ func TestMySQLAutoIncrementIncrement(t *testing.T) {
 		if dialect != "mysql-lastinsertid" {
 			t.Skip("MySQL without RETURNING only")
 		}
-		dsn := os.Getenv("GORMBULK_MYSQL_DSN")
-		if dsn == "" {
-			dsn = "root:@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"
-		}
+		dsn := liveDSN("mysql")
 		open := func() *gorm.DB {
 			return openDB(t, mysql.New(mysql.Config{DSN: dsn + "&auto_increment_increment=2", DisableWithReturning: true}))
 		}

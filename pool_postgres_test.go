@@ -3,7 +3,6 @@ package bulk_test
 import (
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,10 +20,7 @@ import (
 // still find pgx and write arrays, not stay on VALUES for good.
 func TestPostgresDownAtUse(t *testing.T) {
 	onPostgres(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		dsn := os.Getenv("GORMBULK_POSTGRES_DSN")
-		if dsn == "" {
-			dsn = "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable"
-		}
+		dsn := liveDSN("postgres")
 		cfg, err := pgconn.ParseConfig(dsn)
 		if err != nil {
 			t.Fatal(err)

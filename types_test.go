@@ -895,7 +895,7 @@ func TestTypeMatrix(t *testing.T) {
 			if d.name != "mysql" || !want("mysql-lastinsertid") {
 				skipUnselected(t, selected, d.name)
 			}
-			dsn := dialectDSN(t, d.name, d.env, d.dsn, d.open, sqliteFile)
+			dsn := dialectDSN(t, d.name, d.env, d.open, sqliteFile)
 			env := &tmEnv{dialect: tmDialectOf(d.name), name: d.name, columns: map[string][]tmColumn{}, tables: map[string]bool{}}
 			switch d.name {
 			case "postgres":
@@ -1464,7 +1464,7 @@ func TestPostgresRoles(t *testing.T) {
 	for _, d := range dialects {
 		if d.name == "postgres" {
 			skipUnselected(t, selectedDialects(t), d.name)
-			dsn = dialectDSN(t, d.name, d.env, d.dsn, d.open, "")
+			dsn = dialectDSN(t, d.name, d.env, d.open, "")
 		}
 	}
 	su := openDB(t, postgres.Open(dsn))

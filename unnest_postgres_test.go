@@ -2,7 +2,6 @@ package bulk_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -115,10 +114,7 @@ func TestPostgresUnnestWays(t *testing.T) {
 func TestPostgresSimpleProtocol(t *testing.T) {
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
-		dsn := os.Getenv("GORMBULK_POSTGRES_DSN")
-		if dsn == "" {
-			dsn = "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable"
-		}
+		dsn := liveDSN("postgres")
 		db := withPlugin(t, openDB(t, postgres.New(postgres.Config{DSN: dsn, PreferSimpleProtocol: true}), &gorm.Config{Logger: counter}))
 		recreate(t, db, &ParityBasic{})
 		for _, c := range []struct {
