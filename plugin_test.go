@@ -689,3 +689,50 @@ func TestOptionsReachAssociations(t *testing.T) {
 		}
 	})
 }
+
+// HookParent's AfterCreate writes children of its own through the hook's
+// DB, outside GORM's association callbacks.
+type HookParent struct {
+	ID   uint
+	Name string
+}
+
+type HookChild struct {
+	ID   uint
+	Name string
+}
+
+func (p *HookParent) AfterCreate(tx *gorm.DB) error {
+	if p.Name != "first" {
+		return nil
+	}
+	children := make([]HookChild, 150)
+	for i := range children {
+		children[i].Name = fmt.Sprint("child", i)
+	}
+	return tx.Create(&children).Error
+}
+
+// TestHookCreatesKeepTheirOptions: the Options of a statement reach the
+// creates GORM makes for its associations, not those its hooks make: a
+// hook's plain Create stays GORM's own statement.
+func TestHookCreatesKeepTheirOptions(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		counter := &statementCounter{Interface: logger.Discard}
+		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
+		recreate(t, db, &HookParent{}, &HookChild{})
+		parents := []HookParent{{Name: "first"}, {Name: "second"}}
+		counter.sql = nil
+		if err := db.Clauses(bulk.Options{Method: bulk.Values}).Create(&parents).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range counter.sql {
+			if strings.Contains(s, `"hook_children"`) && strings.Contains(s, "unnest(") {
+				t.Errorf("the hook's create took the bulk path: %.120s", s)
+			}
+		}
+		if n := count(t, db, "hook_children"); n != 150 {
+			t.Errorf("%d children, want 150", n)
+		}
+	})
+}

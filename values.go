@@ -246,7 +246,8 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	if catalog && r.dialect.rowid && !opts.SkipReturning {
 		w.rowid = r.sqliteCatalog.rowidKey(db)
 	}
-	if r.dialect.postgres && r.dialect.server == "" && !db.DryRun && !opts.SkipReturning {
+	// Keys drawn ahead need the pgx connection, as COPY does.
+	if r.dialect.copy && !db.DryRun && !opts.SkipReturning {
 		if _, upsert := stmt.Clauses["ON CONFLICT"]; upsert {
 			w.ahead = keysAhead(stmt, r.catalog.table(db))
 		}
