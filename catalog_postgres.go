@@ -151,10 +151,26 @@ type pgCatalog struct {
 	tables sync.Map // table name, quoted → *pgTableInfo
 }
 
+// tableInfoKey holds, on a statement, what table said of its table, so
+// that a call checks the stamp once though COPY and then the statement
+// path ask.
+const tableInfoKey = "gormbulk:table_info"
+
 // table returns what the catalog says of the statement's table, or nil
 // when it cannot be read (the chunks then use VALUES, and COPY steps
 // aside).
 func (c *pgCatalog) table(db *gorm.DB) *pgTableInfo {
+	if v, ok := db.InstanceGet(tableInfoKey); ok {
+		return v.(*pgTableInfo)
+	}
+	info := c.read(db)
+	db.InstanceSet(tableInfoKey, info)
+	return info
+}
+
+// read returns the cached table where its stamp still holds, else reads
+// it afresh.
+func (c *pgCatalog) read(db *gorm.DB) *pgTableInfo {
 	stmt := db.Statement
 	table, ok := pgTable(stmt)
 	if !ok {
