@@ -121,7 +121,7 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options) {
 		return
 	}
 	defer w.close()
-	affected, err := writeChunks(stmt, w)
+	affected, err := writeChunks(stmt, w, r.recordLeftToDB(stmt, opts))
 	if sql, vars := w.first(); sql != "" && !db.DryRun {
 		stmt.SQL.WriteString(sql)
 		stmt.Vars = vars
@@ -157,24 +157,36 @@ func (r *registration) newWriter(db *gorm.DB, opts Options) (writer, error) {
 	return r.newStatementWriter(db, opts, now), nil
 }
 
-// writeChunks writes the statement's rows through w, chunk by chunk, and
+// writeChunks writes the statement's rows through w, chunk by chunk, each
+// as the record says the rows were before the first (see leftToDB), and
 // returns the rows written. A chunk over a limit is cut down before
 // anything reaches the database, in proportion, so one oversized estimate
 // costs one rebuild.
-func writeChunks(stmt *gorm.Statement, w writer) (int64, error) {
+func writeChunks(stmt *gorm.Statement, w writer, record *leftToDB) (int64, error) {
 	rows := stmt.ReflectValue
 	total, size := rows.Len(), w.chunkRows()
-	var affected int64
+	var affected, written int64
 	for start := 0; start < total; {
 		if err := stmt.Context.Err(); err != nil {
 			return affected, err
 		}
 		n := min(size, total-start)
-		written, err := w.write(rows.Slice3(start, start+n, start+n))
+		chunk := rows.Slice3(start, start+n, start+n)
+		held, err := record.reset(start, chunk)
+		if err == nil {
+			written, err = w.write(chunk)
+		}
 		var over *limitError
 		if errors.As(err, &over) && n > 1 {
-			size = max(1, int(int64(n)*int64(over.max)/int64(over.got)))
-			continue
+			// Nothing was written, but keys drawn ahead may have been
+			// set: the rows go back to how they were.
+			if err = record.undo(start, chunk, held); err == nil {
+				size = max(1, int(int64(n)*int64(over.max)/int64(over.got)))
+				continue
+			}
+		}
+		if err == nil {
+			err = record.settle(held)
 		}
 		if err != nil {
 			return affected, chunkError(start, n, err)

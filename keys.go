@@ -315,3 +315,124 @@ func (plan *copyPlan) reserveKeys(stmt *gorm.Statement, c *pgx.Conn, chunk refle
 	}
 	return nil
 }
+
+// Chunking stays invisible. GORM decides what its one statement writes
+// before any generated value comes back, while the plugin reads each
+// chunk's values back before it writes the next. A struct shared by
+// pointer among the rows (GORM collects a new association target once per
+// parent that holds it, and writes it once per appearance) would then be
+// written by a later chunk with the key an earlier one read back: a
+// conflict, a skipped row, other keys. So the call records, before the
+// first chunk, which rows leave which columns to the database, and every
+// chunk is written from that record (leftToDB).
+
+// leftToDB records which of a call's rows leave which generated columns
+// (the schema's database-default fields) to the database.
+type leftToDB struct {
+	stmt   *gorm.Statement
+	fields []*schema.Field
+	plans  []fieldPlan
+	zero   []bool // row i leaves fields[k]: zero[i*len(fields)+k]
+	// keepFirst: GORM's read-back skips a row that already holds its key
+	// (a scan under ON CONFLICT DO NOTHING, LastInsertId arithmetic), so a
+	// shared struct keeps the values of its first appearance; otherwise
+	// each appearance's values overwrite the last.
+	keepFirst bool
+}
+
+// recordLeftToDB records the rows of a call of structs, or returns nil
+// where nothing is read back or no row can be written twice.
+func (r *registration) recordLeftToDB(stmt *gorm.Statement, opts Options) *leftToDB {
+	rows := stmt.ReflectValue
+	if stmt.DB.DryRun || stmt.Schema == nil || rows.Len() < 2 || !readsBack(stmt, opts) ||
+		reflect.Indirect(rows.Index(0)).Type() != stmt.Schema.ModelType {
+		return nil
+	}
+	l := &leftToDB{stmt: stmt}
+	if returning := hasReturning(stmt); returning {
+		c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+		// MySQL's clause builder turns DO NOTHING into an update of the key.
+		l.keepFirst = c.DoNothing && stmt.Dialector.Name() != "mysql"
+	} else {
+		l.keepFirst = r.dialect.lastInsertID
+	}
+	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
+		if f.Readable {
+			l.fields = append(l.fields, f)
+			l.plans = append(l.plans, planOf(stmt.Schema.ModelType, f))
+		}
+	}
+	l.zero = make([]bool, rows.Len()*len(l.fields))
+	for i := range rows.Len() {
+		row := reflect.Indirect(rows.Index(i))
+		for k, f := range l.fields {
+			_, l.zero[i*len(l.fields)+k] = readField(stmt, f, l.plans[k], row, rowAddr(stmt.Schema.ModelType, row))
+		}
+	}
+	return l
+}
+
+// heldValue is a value a row held where the record says it leaves the
+// field to the database.
+type heldValue struct {
+	row   reflect.Value
+	field *schema.Field
+	value any
+}
+
+// reset gives the rows of the chunk starting at row start back the zero
+// values the record holds for them, and returns the values they held:
+// those a shared struct got from an earlier chunk's read-back.
+func (l *leftToDB) reset(start int, chunk reflect.Value) ([]heldValue, error) {
+	if l == nil {
+		return nil, nil
+	}
+	var held []heldValue
+	for i := range chunk.Len() {
+		row := reflect.Indirect(chunk.Index(i))
+		for k, f := range l.fields {
+			if !l.zero[(start+i)*len(l.fields)+k] {
+				continue
+			}
+			v, zero := readField(l.stmt, f, l.plans[k], row, rowAddr(l.stmt.Schema.ModelType, row))
+			if zero {
+				continue
+			}
+			held = append(held, heldValue{row, f, v})
+			if err := f.Set(l.stmt.Context, row, reflect.Zero(f.FieldType).Interface()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return held, nil
+}
+
+// settle leaves in the shared structs of a written chunk what GORM's
+// read-back would: the first appearance's values where it keeps them.
+func (l *leftToDB) settle(held []heldValue) error {
+	if l == nil || !l.keepFirst {
+		return nil
+	}
+	return l.restore(held)
+}
+
+// undo puts the rows of a chunk that was not written back as they were
+// before reset.
+func (l *leftToDB) undo(start int, chunk reflect.Value, held []heldValue) error {
+	if l == nil {
+		return nil
+	}
+	if _, err := l.reset(start, chunk); err != nil {
+		return err
+	}
+	return l.restore(held)
+}
+
+func (l *leftToDB) restore(held []heldValue) error {
+	for _, h := range held {
+		if err := h.field.Set(l.stmt.Context, h.row, h.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package bulk_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -167,6 +168,77 @@ func TestAssociationTargetsKeepGORMKeys(t *testing.T) {
 		}
 		if !reflect.DeepEqual(gotPosts, wantPosts) {
 			t.Errorf("structs differ from GORM's:\n got %v\nwant %v", gotPosts[:2], wantPosts[:2])
+		}
+	})
+}
+
+// ShareLang is a target many users share by pointer.
+type ShareLang struct {
+	ID   uint
+	Code string
+}
+
+type ShareUser struct {
+	ID     uint
+	Name   string
+	LangID *uint
+	Lang   *ShareLang
+	Speaks []*ShareLang `gorm:"many2many:share_user_speaks"`
+}
+
+// shareUsers gives n users new languages shared by pointer: GORM collects
+// a shared new target once per parent and writes it once per appearance.
+func shareUsers(n int) []ShareUser {
+	langs := make([]*ShareLang, 7)
+	for i := range langs {
+		langs[i] = &ShareLang{Code: fmt.Sprint("l", i)}
+	}
+	users := make([]ShareUser, n)
+	for i := range users {
+		users[i] = ShareUser{Name: fmt.Sprint("user", i), Lang: langs[i%7], Speaks: []*ShareLang{langs[(i+2)%7], langs[(i+5)%7]}}
+	}
+	return users
+}
+
+// TestChunkingInvisible creates users whose new belongs-to and
+// many-to-many targets are shared by pointer, with chunks small enough
+// that a target appears in many. What each chunk writes is decided before
+// the first one's keys come back, so tables and structs are GORM's.
+func TestChunkingInvisible(t *testing.T) {
+	tables := []string{"share_langs", "share_users", "share_user_speaks"}
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain := open(t)
+		auto := withPlugin(t, open(t), bulk.Config{Auto: true, BatchSize: 4})
+		run := func(db *gorm.DB) ([]ShareUser, [][]map[string]any) {
+			t.Helper()
+			if err := plain.Migrator().DropTable("share_user_speaks"); err != nil {
+				t.Fatal(err)
+			}
+			recreate(t, plain, &ShareLang{}, &ShareUser{})
+			users := shareUsers(30)
+			if err := db.Create(&users).Error; err != nil {
+				t.Fatal(err)
+			}
+			var out [][]map[string]any
+			for _, table := range tables {
+				out = append(out, tableRows(t, plain, table))
+			}
+			return users, out
+		}
+		want, wantTables := run(plain)
+		got, gotTables := run(auto)
+		for i, table := range tables {
+			if !reflect.DeepEqual(gotTables[i], wantTables[i]) {
+				t.Errorf("%s differs from GORM's: %d rows, GORM %d\n got %v\nwant %v", table, len(gotTables[i]), len(wantTables[i]), gotTables[i], wantTables[i])
+			}
+		}
+		for i := range got {
+			g, _ := json.Marshal(got[i])
+			w, _ := json.Marshal(want[i])
+			if string(g) != string(w) {
+				t.Errorf("user %d differs from GORM's\n got %s\nwant %s", i, g, w)
+				break
+			}
 		}
 	})
 }
