@@ -19,15 +19,29 @@ func (r *registration) create(db *gorm.DB) {
 		db.AddError(gorm.ErrInvalidValue)
 		return
 	}
+	l := loadOf(db)
+	if o, _ := requestedOptions(db.Statement); o.CommitChunks && (l == nil || !l.stream) {
+		db.AddError(errCommitChunks)
+		return
+	}
 	if opts, ok := r.bulkOptions(db); ok {
-		inTransaction(db, func() { r.bulkCreate(db, opts) })
+		inTransaction(db, func() { r.bulkCreate(db, opts, l) })
 		if db.Error != nil {
 			db.InstanceSet(bulkError, db.Error)
 		}
 		return
 	}
 	r.original(db)
+	if db.Error == nil {
+		if rows := db.Statement.ReflectValue; rows.Kind() == reflect.Slice || rows.Kind() == reflect.Array {
+			l.wrote(int64(rows.Len()))
+		} else {
+			l.wrote(1)
+		}
+	}
 }
+
+var errCommitChunks = errors.New("gormbulk: Options.CommitChunks is for bulk.Stream: Create writes all its rows or none")
 
 const (
 	// shownStatement marks a statement whose SQL the bulk path left for
@@ -109,19 +123,19 @@ const copyMinRows = 300
 
 // bulkCreate writes the statement's rows through the writer of the method
 // newWriter picks, chunk by chunk.
-func (r *registration) bulkCreate(db *gorm.DB, opts Options) {
+func (r *registration) bulkCreate(db *gorm.DB, opts Options, l *load) {
 	stmt := db.Statement
 	if err := checkRows(stmt.ReflectValue); err != nil {
 		db.AddError(err)
 		return
 	}
-	w, err := r.newWriter(db, opts)
+	w, err := r.newWriter(db, opts, l)
 	if err != nil {
 		db.AddError(err)
 		return
 	}
 	defer w.close()
-	affected, err := writeChunks(stmt, w, r.recordLeftToDB(stmt, opts))
+	affected, err := writeChunks(stmt, w, r.recordLeftToDB(stmt, opts), l)
 	if sql, vars := w.first(); sql != "" && !db.DryRun {
 		stmt.SQL.WriteString(sql)
 		stmt.Vars = vars
@@ -141,13 +155,13 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options) {
 // copyMinRows rows on), else statements. GORM reads the clock once per
 // statement, so every chunk's rows get the time the single statement
 // would give them.
-func (r *registration) newWriter(db *gorm.DB, opts Options) (writer, error) {
+func (r *registration) newWriter(db *gorm.DB, opts Options, l *load) (writer, error) {
 	now := db.NowFunc()
 	if opts.Method == Copy || (opts.Method == AnyMethod && db.Statement.ReflectValue.Len() >= copyMinRows) {
 		plan, why := r.planCopy(db, opts, now)
 		switch {
 		case plan != nil:
-			return newCopyWriter(db, plan, opts), nil
+			return newCopyWriter(db, plan, opts, l), nil
 		case opts.Method == Copy:
 			return nil, fmt.Errorf("%w: %s", ErrMethodUnavailable, why)
 		case r.dialect.postgres && !db.DryRun:
@@ -158,11 +172,11 @@ func (r *registration) newWriter(db *gorm.DB, opts Options) (writer, error) {
 }
 
 // writeChunks writes the statement's rows through w, chunk by chunk, each
-// as the record says the rows were before the first (see leftToDB), and
-// returns the rows written. A chunk over a limit is cut down before
+// as the record says the rows were before the first (see leftToDB),
+// counts each chunk into the load, and returns the rows written. A chunk over a limit is cut down before
 // anything reaches the database, in proportion, so one oversized estimate
 // costs one rebuild.
-func writeChunks(stmt *gorm.Statement, w writer, record *leftToDB) (int64, error) {
+func writeChunks(stmt *gorm.Statement, w writer, record *leftToDB, l *load) (int64, error) {
 	rows := stmt.ReflectValue
 	total, size := rows.Len(), w.chunkRows()
 	var affected, written int64
@@ -193,6 +207,7 @@ func writeChunks(stmt *gorm.Statement, w writer, record *leftToDB) (int64, error
 		}
 		affected += written
 		start += n
+		l.wrote(int64(n))
 	}
 	return affected, nil
 }

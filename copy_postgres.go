@@ -211,11 +211,12 @@ type copyWriter struct {
 	db   *gorm.DB
 	plan *copyPlan
 	size int
+	load *load // reports the rows a long COPY has sent
 }
 
-func newCopyWriter(db *gorm.DB, plan *copyPlan, opts Options) *copyWriter {
+func newCopyWriter(db *gorm.DB, plan *copyPlan, opts Options, l *load) *copyWriter {
 	consumeTrackTime(db.Statement)
-	w := &copyWriter{db: db, plan: plan, size: copyRows}
+	w := &copyWriter{db: db, plan: plan, size: copyRows, load: l}
 	if opts.BatchSize > 0 {
 		w.size = opts.BatchSize
 	}
@@ -230,7 +231,7 @@ func (w *copyWriter) first() (string, []any) { return w.plan.statement(w.db.Stat
 
 // write copies the chunk; a failing COPY names the row the server names.
 func (w *copyWriter) write(chunk reflect.Value) (int64, error) {
-	n, err := w.plan.copyChunk(w.db, chunk)
+	n, err := w.plan.copyChunk(w.db, chunk, w.load)
 	if err == nil {
 		return n, nil
 	}
@@ -242,9 +243,9 @@ func (w *copyWriter) write(chunk reflect.Value) (int64, error) {
 
 // copyChunk copies the chunk on the statement's pgx connection, with its
 // generated keys drawn ahead or proven after.
-func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value) (int64, error) {
+func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int64, error) {
 	stmt := db.Statement
-	src := &structSource{stmt: stmt, rows: chunk, plan: plan, i: -1, row: make([]any, len(plan.columns))}
+	src := &structSource{stmt: stmt, rows: chunk, plan: plan, i: -1, row: make([]any, len(plan.columns)), load: l}
 	begin := time.Now()
 	var copied int64
 	_, err := withPgx(stmt.ConnPool, func(c *pgx.Conn) error {
@@ -317,10 +318,14 @@ type structSource struct {
 	plan *copyPlan
 	i    int
 	row  []any
+	load *load
 }
 
 func (s *structSource) Next() bool {
 	s.i++
+	if s.i&4095 == 0 {
+		s.load.sending(int64(s.i))
+	}
 	return s.i < s.rows.Len()
 }
 

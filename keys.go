@@ -166,17 +166,29 @@ type pgSequence struct {
 }
 
 // next returns the value the sequence hands out next. Reading a sequence
-// is not transactional: it shows what nextval would give now.
+// is not transactional: it shows what nextval would give now. It is read
+// with pg_sequence_last_value, under the buffer lock nextval takes: a
+// SELECT from the sequence reads its tuple unlocked, and may catch the
+// moment nextval writes ahead the value it logs (32 further on). That
+// function says nothing for a sequence not yet called, which stays
+// unchanged until its first nextval, and is then read by SELECT.
 func (seq *pgSequence) next(stmt *gorm.Statement, c *pgx.Conn) (int64, error) {
-	var last int64
+	var last *int64
+	if err := c.QueryRow(stmt.Context, "SELECT pg_sequence_last_value($1::regclass)", seq.name).Scan(&last); err != nil {
+		return 0, err
+	}
+	if last != nil {
+		return *last + seq.increment, nil
+	}
+	var next int64
 	var called bool
-	if err := c.QueryRow(stmt.Context, "SELECT last_value, is_called FROM "+seq.name).Scan(&last, &called); err != nil {
+	if err := c.QueryRow(stmt.Context, "SELECT last_value, is_called FROM "+seq.name).Scan(&next, &called); err != nil {
 		return 0, err
 	}
 	if called {
-		last += seq.increment
+		next += seq.increment
 	}
-	return last, nil
+	return next, nil
 }
 
 // draw takes n values from the sequence in one round trip, in the order

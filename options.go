@@ -33,6 +33,16 @@ type Options struct {
 	// Config.Auto is set.
 	Disable bool
 
+	// CommitChunks, for Stream only, commits each chunk on its own: a
+	// failure keeps the chunks before it, and Result.Rows says how many
+	// of the stream's rows they hold, where a resumed load starts. A
+	// chunk that fails with a serialization failure or a deadlock
+	// (PostgreSQL 40001 and 40P01, MySQL 1213) is written again, up to 5
+	// times, after 50ms, doubling; other errors are not retried. On
+	// Create, or on a DB inside a transaction, it is an error: Create
+	// writes all rows or none.
+	CommitChunks bool
+
 	// Method forces or forbids a way of writing the rows. The zero value,
 	// AnyMethod, picks the fastest that keeps GORM's result: COPY on
 	// PostgreSQL where it can, multi-row statements elsewhere.
@@ -143,6 +153,7 @@ func statementOptions(stmt *gorm.Statement, cfg Config) (merged Options, explici
 		}
 		merged.SkipReturning = o.SkipReturning
 		merged.Method = o.Method
+		merged.CommitChunks = o.CommitChunks
 	}
 	return merged, explicit, explicit || cfg.Auto
 }
