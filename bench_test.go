@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -300,4 +301,132 @@ func BenchmarkCreateSizes(b *testing.B) {
 			})
 		}
 	})
+}
+
+// streamSize is the rows BenchmarkStream loads (GORMBULK_STREAM_ROWS).
+func streamSize() int {
+	if n, err := strconv.Atoi(os.Getenv("GORMBULK_STREAM_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+// benchRow returns row i of a generated load, as benchRows does.
+func benchRow(i int) BenchRow {
+	return BenchRow{Email: fmt.Sprintf("user%08d@example.com", i), Name: fmt.Sprintf("User %d", i), Age: i % 90, Score: float64(i) / 3, Active: i%2 == 0}
+}
+
+// BenchmarkStream streams GORMBULK_STREAM_ROWS generated rows (1,000,000
+// unless set) into PostgreSQL through bulk.Stream, keys read back, and
+// pairs each load with a raw pgx CopyFrom fed by CopyFromFunc over the
+// same rows into the emptied table. It reports rows/s, x-raw (the raw
+// load's time over the stream's) and the process's peak RSS during the
+// stream (peak-MB, reset before each sub-benchmark): run it at two sizes
+// to see the memory stay flat.
+func BenchmarkStream(b *testing.B) {
+	n := streamSize()
+	eachDialectB(b, func(b *testing.B, dialect string, db *gorm.DB) {
+		if dialect != "postgres" {
+			b.Skip("paired with pgx CopyFrom")
+		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.StopTimer()
+			var rawTime time.Duration
+			runRaw := func() {
+				if err := emptyTable(db); err != nil {
+					b.Fatal(err)
+				}
+				begin := time.Now()
+				if err := rawCopyFunc(db, n); err != nil {
+					b.Fatal(err)
+				}
+				rawTime += time.Since(begin)
+			}
+			for i := 0; i < b.N; i++ {
+				// The pair alternates its order, as in BenchmarkCreate.
+				if i%2 == 0 {
+					runRaw()
+				}
+				if err := emptyTable(db); err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				resetPeakRSS(b)
+				b.StartTimer()
+				res, err := bulk.Stream(db, func(yield func(BenchRow) bool) {
+					for i := range n {
+						if !yield(benchRow(i)) {
+							return
+						}
+					}
+				})
+				b.StopTimer()
+				if err != nil || res.Rows != int64(n) {
+					b.Fatal(res, err)
+				}
+				if i%2 == 1 {
+					runRaw()
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(rawTime.Seconds()/b.Elapsed().Seconds(), "x-raw")
+			b.ReportMetric(peakRSS(b)/(1<<20), "peak-MB")
+		})
+	})
+}
+
+// rawCopyFunc is a raw pgx CopyFrom of n generated rows, fed by
+// CopyFromFunc: the ceiling a stream is held to.
+func rawCopyFunc(db *gorm.DB, n int) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	now := db.NowFunc()
+	columns := []string{"email", "name", "age", "score", "active", "status", "created_at", "updated_at"}
+	return conn.Raw(func(dc any) error {
+		values, i := make([]any, len(columns)), 0
+		_, err := dc.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{"bench_rows"}, columns, pgx.CopyFromFunc(func() ([]any, error) {
+			if i == n {
+				return nil, nil
+			}
+			r := benchRow(i)
+			i++
+			values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7] = r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now
+			return values, nil
+		}))
+		return err
+	})
+}
+
+// resetPeakRSS resets the process's peak resident set (Linux).
+func resetPeakRSS(b *testing.B) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Skip("cannot reset the peak RSS:", err)
+	}
+}
+
+// peakRSS returns the process's peak resident set in bytes (Linux).
+func peakRSS(b *testing.B) float64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return float64(kb) * 1024
+		}
+	}
+	b.Fatal("no VmHWM")
+	return 0
 }

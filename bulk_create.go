@@ -192,9 +192,7 @@ func writeChunks(stmt *gorm.Statement, w writer, record *leftToDB, l *load) (int
 		}
 		var over *limitError
 		if errors.As(err, &over) && n > 1 {
-			// Nothing was written, but keys drawn ahead may have been
-			// set: the rows go back to how they were.
-			if err = record.undo(start, chunk, held); err == nil {
+			if err = record.restore(held); err == nil {
 				size = max(1, int(int64(n)*int64(over.max)/int64(over.got)))
 				continue
 			}

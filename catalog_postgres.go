@@ -163,8 +163,14 @@ func (c *pgCatalog) table(db *gorm.DB) *pgTableInfo {
 	if v, ok := db.InstanceGet(tableInfoKey); ok {
 		return v.(*pgTableInfo)
 	}
+	l := streamLoad(db)
+	if info := l.tableInfo(db.Statement.Table); info != nil {
+		db.InstanceSet(tableInfoKey, info)
+		return info
+	}
 	info := c.read(db)
 	db.InstanceSet(tableInfoKey, info)
+	l.keepTableInfo(db.Statement.Table, info)
 	return info
 }
 

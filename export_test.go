@@ -1,5 +1,7 @@
 package bulk
 
+import "time"
+
 // SetCatalogMinRows sets the fewest rows of a call for which the plugin
 // reads the catalog until the returned func restores it, for tests that
 // run arrays and rowid keys on a few rows.
@@ -17,4 +19,12 @@ func FieldPlans() int {
 	n := 0
 	plans.Range(func(any, any) bool { n++; return true })
 	return n
+}
+
+// SetProgressEvery sets how often a long COPY reports its progress until
+// the returned func restores it.
+func SetProgressEvery(d time.Duration) (restore func()) {
+	old := progressEvery
+	progressEvery = d
+	return func() { progressEvery = old }
 }

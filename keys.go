@@ -352,12 +352,12 @@ type leftToDB struct {
 	keepFirst bool
 }
 
-// recordLeftToDB records the rows of a call of structs, or returns nil
-// where nothing is read back or no row can be written twice.
+// recordLeftToDB records the rows of a call of pointers to structs, or
+// returns nil where nothing is read back or no row can be written twice.
 func (r *registration) recordLeftToDB(stmt *gorm.Statement, opts Options) *leftToDB {
 	rows := stmt.ReflectValue
-	if stmt.DB.DryRun || stmt.Schema == nil || rows.Len() < 2 || !readsBack(stmt, opts) ||
-		reflect.Indirect(rows.Index(0)).Type() != stmt.Schema.ModelType {
+	if stmt.DB.DryRun || stmt.Schema == nil || rows.Len() < 2 || rows.Type().Elem().Kind() != reflect.Pointer ||
+		!readsBack(stmt, opts) || reflect.Indirect(rows.Index(0)).Type() != stmt.Schema.ModelType {
 		return nil
 	}
 	l := &leftToDB{stmt: stmt}
@@ -428,19 +428,11 @@ func (l *leftToDB) settle(held []heldValue) error {
 	return l.restore(held)
 }
 
-// undo puts the rows of a chunk that was not written back as they were
-// before reset.
-func (l *leftToDB) undo(start int, chunk reflect.Value, held []heldValue) error {
+// restore gives the rows back the values reset took from them.
+func (l *leftToDB) restore(held []heldValue) error {
 	if l == nil {
 		return nil
 	}
-	if _, err := l.reset(start, chunk); err != nil {
-		return err
-	}
-	return l.restore(held)
-}
-
-func (l *leftToDB) restore(held []heldValue) error {
 	for _, h := range held {
 		if err := h.field.Set(l.stmt.Context, h.row, h.value); err != nil {
 			return err

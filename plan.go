@@ -130,10 +130,17 @@ func readerAt(t reflect.Type, offset uintptr) fieldReader {
 }
 
 // readAt reads a comparable builtin type whose zero value has all bits zero.
+// A zero value comes back boxed once, not per row: zero fields are the ones
+// a bulk create replaces (timestamps, keys), and boxing a time.Time
+// allocates.
 func readAt[T comparable](offset uintptr) fieldReader {
+	var zero T
+	boxedZero := any(zero)
 	return func(row unsafe.Pointer) (any, bool) {
-		var zero T
 		v := *(*T)(unsafe.Add(row, offset))
-		return v, v == zero
+		if v == zero {
+			return boxedZero, true
+		}
+		return v, false
 	}
 }

@@ -55,8 +55,9 @@ func (onProgress) Build(clause.Builder) {}
 // the sessions GORM opens for associations and hooks.
 const loadKey = "gormbulk:load"
 
-// progressEvery is how often a long COPY reports the rows it has sent.
-const progressEvery = time.Second
+// progressEvery is how often a long COPY reports the rows it has sent; a
+// variable for the tests.
+var progressEvery = time.Second
 
 // load counts what one load (a Create, or a whole stream) has written,
 // and reports it to OnProgress.
@@ -65,6 +66,12 @@ type load struct {
 	total  int64
 	begin  time.Time
 	stream bool
+	// tables is what the catalog said of the tables a stream that is one
+	// transaction writes. Once its first chunk has written a table, the
+	// transaction's lock on it keeps what matters from changing: other
+	// sessions' ALTER TABLE, CREATE TRIGGER and CREATE POLICY wait for it.
+	// So its later chunks skip the stamp's round trip.
+	tables map[string]*pgTableInfo
 
 	mu       sync.Mutex
 	rows     int64 // rows written
@@ -78,11 +85,34 @@ func newLoad(f func(Progress), total int64) *load {
 	return &load{f: f, total: total, begin: now, last: now}
 }
 
+// streamLoad returns the load of the stream whose chunk db creates, or nil.
+func streamLoad(db *gorm.DB) *load {
+	l, _ := db.Get(loadKey)
+	v, _ := l.(*load)
+	return v
+}
+
+// tableInfo returns what the stream's transaction knows of a table, or nil.
+func (l *load) tableInfo(table string) *pgTableInfo {
+	if l == nil {
+		return nil
+	}
+	return l.tables[table]
+}
+
+// keepTableInfo keeps what the catalog said of a table for the rest of a
+// stream that is one transaction.
+func (l *load) keepTableInfo(table string, info *pgTableInfo) {
+	if l != nil && l.tables != nil && info != nil {
+		l.tables[table] = info
+	}
+}
+
 // loadOf returns the load a Create's rows count into: its stream's, or
 // one of its own where it asks for progress; nil where nothing counts.
 func loadOf(db *gorm.DB) *load {
-	if l, ok := db.Get(loadKey); ok {
-		return l.(*load)
+	if l := streamLoad(db); l != nil {
+		return l
 	}
 	if p, ok := db.Statement.Clauses[progressKey].Expression.(onProgress); ok && p.f != nil {
 		return newLoad(p.f, int64(db.Statement.ReflectValue.Len()))

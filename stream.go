@@ -76,6 +76,9 @@ func Stream2[T any](db *gorm.DB, rows iter.Seq2[T, error]) (Result, error) {
 	}
 	l := newLoad(f, -1)
 	l.stream = true
+	if !opts.CommitChunks {
+		l.tables = map[string]*pgTableInfo{}
+	}
 	if _, ok := db.Statement.Clauses[optionsKey]; !ok {
 		db = db.Clauses(Options{})
 	}
@@ -124,29 +127,79 @@ type stream[T any] struct {
 	commit bool // each chunk in a transaction of its own
 }
 
-// run reads rows into one reused chunk and writes it each time it fills.
+// run writes the rows in chunks. The source fills one chunk while the
+// previous one is written, on a goroutine of its own, so that making the
+// rows (parsing a CSV line, decoding a message) overlaps with the
+// database taking them, as it does in pgx's CopyFrom; two chunks' rows
+// are held at most. run returns once the source has stopped: after a
+// failed chunk, at its next yield.
 func (s *stream[T]) run(db *gorm.DB, rows iter.Seq2[T, error]) error {
-	chunk := make([]T, 0, s.size)
+	var (
+		full     = make(chan []T)
+		free     = make(chan []T, 2)
+		done     = make(chan struct{})
+		stopped  = make(chan struct{})
+		srcErr   error
+		panicked any
+	)
+	free <- make([]T, 0, s.size)
+	free <- make([]T, 0, s.size)
+	go func() {
+		defer close(stopped)
+		defer close(full)
+		defer func() { panicked = recover() }()
+		var chunk []T
+		var n int64
+		for row, err := range rows {
+			if err != nil {
+				srcErr = fmt.Errorf("gormbulk: the stream's row %d: %w", n, err)
+				return
+			}
+			if chunk == nil {
+				select {
+				case chunk = <-free:
+				case <-done:
+					return
+				}
+			}
+			chunk = append(chunk, row)
+			n++
+			if len(chunk) == s.size {
+				select {
+				case full <- chunk:
+					chunk = nil
+				case <-done:
+					return
+				}
+			}
+		}
+		if len(chunk) > 0 {
+			select {
+			case full <- chunk:
+			case <-done:
+			}
+		}
+	}()
+
+	var err error
 	var first int64 // the chunk's first row in the stream
-	for row, err := range rows {
-		if err != nil {
-			return fmt.Errorf("gormbulk: the stream's row %d: %w", first+int64(len(chunk)), err)
-		}
-		chunk = append(chunk, row)
-		if len(chunk) < s.size {
-			continue
-		}
-		if err := s.write(db, chunk, first); err != nil {
-			return err
+	for chunk := range full {
+		if err = s.write(db, chunk, first); err != nil {
+			break
 		}
 		first += int64(len(chunk))
 		clear(chunk) // let the written rows go
-		chunk = chunk[:0]
+		free <- chunk[:0]
 	}
-	if len(chunk) == 0 {
-		return nil
+	close(done)
+	<-stopped
+	if panicked != nil {
+		panic(panicked)
 	}
-	return s.write(db, chunk, first)
+	if err != nil {
+		return err
+	}
+	return srcErr
 }
 
 // write creates one chunk, first being its first row's index in the

@@ -369,8 +369,9 @@ func TestStreamBackendKilled(t *testing.T) {
 	})
 }
 
-// TestStreamConcurrent runs 8 streams into one table at once with keys
-// read back: every row written once, every struct holding its own key.
+// TestStreamConcurrent runs 8 streams of 100,000 rows (4,000 with -short)
+// into one table at once with keys read back: every row written once,
+// every struct holding its own key.
 func TestStreamConcurrent(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		if dialect == "sqlite" {
@@ -378,7 +379,10 @@ func TestStreamConcurrent(t *testing.T) {
 		}
 		plain, db := open(t), withPlugin(t, open(t))
 		recreate(t, plain, &ParityBasic{})
-		const streams, n = 8, 4000
+		streams, n := 8, 100_000
+		if testing.Short() {
+			n = 4000
+		}
 		all := make([][]ParityBasic, streams)
 		var wg sync.WaitGroup
 		for s := range all {
@@ -387,7 +391,7 @@ func TestStreamConcurrent(t *testing.T) {
 				all[s][i].Email = fmt.Sprintf("s%d-%s", s, all[s][i].Email)
 			}
 			wg.Go(func() {
-				if _, err := bulk.Stream(db.Clauses(bulk.Options{BatchSize: 1000}), seqOf(pointers(all[s]))); err != nil {
+				if _, err := bulk.Stream(db, seqOf(pointers(all[s]))); err != nil {
 					t.Error(err)
 				}
 			})
@@ -409,6 +413,30 @@ func TestStreamConcurrent(t *testing.T) {
 				if r.ID != keys[r.Email] {
 					t.Fatalf("stream %d row %d holds key %d, its own is %d", s, i, r.ID, keys[r.Email])
 				}
+			}
+		}
+	})
+}
+
+// TestProgressWithinCopy reports a COPY's progress as it sends rows, not
+// only once it is done: every time, here, in place of every second.
+func TestProgressWithinCopy(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		defer bulk.SetProgressEvery(0)()
+		db := withPlugin(t, open(t))
+		recreate(t, db, &ParityBasic{})
+		var calls []bulk.Progress
+		rows := parityBasicRows(20000)
+		err := db.Clauses(bulk.Options{Method: bulk.Copy}, bulk.OnProgress(func(p bulk.Progress) { calls = append(calls, p) })).Create(&rows).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) < 4 || calls[0].Rows >= 20000 || calls[len(calls)-1].Rows != 20000 {
+			t.Errorf("%d calls for one COPY of 20,000 rows: %v", len(calls), calls)
+		}
+		for i := 1; i < len(calls); i++ {
+			if calls[i].Rows < calls[i-1].Rows || calls[i].Total != 20000 {
+				t.Errorf("call %d: %+v after %+v", i, calls[i], calls[i-1])
 			}
 		}
 	})

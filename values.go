@@ -363,6 +363,15 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	var over *limitError
 	switch {
 	case errors.As(tx.Error, &over):
+		// Nothing was written: the rows give back the keys drawn for them,
+		// so that the smaller chunk draws its own.
+		if drawn != nil {
+			pk := stmt.Schema.PrioritizedPrimaryField
+			zero := reflect.Zero(pk.FieldType).Interface()
+			for i := range chunk.Len() {
+				stmt.AddError(pk.Set(stmt.Context, reflect.Indirect(stmt.ReflectValue.Index(i)), zero))
+			}
+		}
 	case db.DryRun:
 		// The processor logs the statement's SQL once: collect every chunk.
 		if db.Statement.SQL.Len() > 0 {
