@@ -1,7 +1,7 @@
 // Command csvimport streams a CSV file into a table with bulk.Stream2, in
 // constant memory, with a progress bar (rows, rows/s, ETA) on the
-// terminal. Without -file it first writes a CSV of -rows rows (1,000,000)
-// to a temporary directory.
+// terminal. Without -file it imports a CSV of -rows rows (1,000,000) that
+// it writes first, kept with the SQLite file in $TMPDIR/gormbulk-csvimport.
 //
 //	go run ./examples/csvimport
 //	go run ./examples/csvimport -dialect postgres -dsn "host=127.0.0.1 user=postgres dbname=test"
@@ -66,16 +66,19 @@ func main() {
 }
 
 func run(file string, n int, dialect, dsn string, commit bool, skip int64, keep bool) error {
-	dir, err := os.MkdirTemp("", "gormbulk-csvimport-")
-	if err != nil {
+	// The generated CSV and the SQLite file stay in one directory across
+	// runs, so that an interrupted load can be resumed.
+	dir := filepath.Join(os.TempDir(), "gormbulk-csvimport")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
 	if file == "" {
-		file = filepath.Join(dir, "people.csv")
-		fmt.Fprintf(os.Stderr, "writing %d rows to %s\n", n, file)
-		if err := writeCSV(file, n); err != nil {
-			return err
+		file = filepath.Join(dir, fmt.Sprintf("people-%d.csv", n))
+		if _, err := os.Stat(file); err != nil {
+			fmt.Fprintf(os.Stderr, "writing %d rows to %s\n", n, file)
+			if err := writeCSV(file, n); err != nil {
+				return err
+			}
 		}
 	}
 	db, err := open(dialect, dsn, dir)
@@ -109,7 +112,7 @@ func run(file string, n int, dialect, dsn string, commit bool, skip int64, keep 
 	defer stop()
 	bar := newProgressBar(info.Size(), &read.n, skip)
 	res, err := bulk.Stream2(db.WithContext(ctx).Clauses(bulk.Options{CommitChunks: commit}, bulk.OnProgress(bar.show)), people(read, skip))
-	bar.done()
+	bar.done(res.Rows)
 	fmt.Fprintf(os.Stderr, "%d rows written in %d chunks\n", res.Rows, res.Chunks)
 	if err != nil && commit {
 		fmt.Fprintf(os.Stderr, "resume point: %d rows of the CSV are in the table; go on with -skip %d\n", skip+res.Rows, skip+res.Rows)
@@ -222,11 +225,12 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // progressBar draws one line on the terminal, at most ten times a second.
 type progressBar struct {
-	size  int64
-	read  *atomic.Int64
-	skip  int64
-	last  time.Time
-	shown bool
+	size   int64
+	read   *atomic.Int64
+	skip   int64
+	last   time.Time
+	shown  bool
+	latest bulk.Progress
 }
 
 func newProgressBar(size int64, read *atomic.Int64, skip int64) *progressBar {
@@ -237,7 +241,11 @@ func (b *progressBar) show(p bulk.Progress) {
 	if time.Since(b.last) < 100*time.Millisecond {
 		return
 	}
-	b.last, b.shown = time.Now(), true
+	b.draw(p)
+}
+
+func (b *progressBar) draw(p bulk.Progress) {
+	b.last, b.shown, b.latest = time.Now(), true, p
 	frac := float64(b.read.Load()) / float64(max(b.size, 1))
 	rate := float64(p.Rows) / max(p.Elapsed.Seconds(), 1e-9)
 	eta := "?"
@@ -256,8 +264,11 @@ func (b *progressBar) show(p bulk.Progress) {
 	fmt.Fprintf(os.Stderr, "\r[%s] %3.0f%% %10d rows %9.0f rows/s ETA %-8s", bar, frac*100, b.skip+p.Rows, rate, eta)
 }
 
-func (b *progressBar) done() {
+// done draws the bar for the rows the load wrote, and ends its line.
+func (b *progressBar) done(rows int64) {
 	if b.shown {
+		b.latest.Rows = rows
+		b.draw(b.latest)
 		fmt.Fprintln(os.Stderr)
 	}
 }
