@@ -20,6 +20,19 @@ import (
 //     chunk's LastInsertId (setRowidKeys);
 //   - a sequence's proof, after a COPY (below).
 //
+// Read-back order. RETURNING hands rows back in the order the INSERT
+// processes them, which no SQL standard promises and which GORM's own
+// handler rests on for every dialect. What the plugin can make explicit it
+// does: the unnest form inserts ORDER BY the arrays' ordinality, so key
+// order is row order there; keys drawn ahead (ON CONFLICT DO NOTHING) and
+// keys proven after a COPY are matched by value, not position; rowids and
+// LastInsertId arithmetic give every row its key by counting. What stays
+// positional is the VALUES list's RETURNING (GORM's statement, read by
+// GORM's handler): PostgreSQL, SQLite and MariaDB return it in list order
+// (a distributed PostgreSQL such as Citus need not), and values only
+// RETURNING can tell, such as a random uuid default, can be matched no
+// other way.
+//
 // COPY. Where every row leaves the key to the database, the COPY leaves the
 // column out and the key's default draws each row's key inside the COPY,
 // as it does for the raw CopyFrom the path is measured against. Which keys

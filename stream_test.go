@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/gormbulk/bulk"
 )
@@ -437,6 +438,105 @@ func TestProgressWithinCopy(t *testing.T) {
 		for i := 1; i < len(calls); i++ {
 			if calls[i].Rows < calls[i-1].Rows || calls[i].Total != 20000 {
 				t.Errorf("call %d: %+v after %+v", i, calls[i], calls[i-1])
+			}
+		}
+	})
+}
+
+// TestCancelMidStatement cancels the context while the database is inside
+// the second chunk's statement or COPY (a trigger that sleeps; the COPY's
+// own progress), with and without CommitChunks: the load stops with the
+// context's error, the table holds what was committed before, and the
+// pool is healthy.
+func TestCancelMidStatement(t *testing.T) {
+	defer bulk.SetProgressEvery(0)()
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		slow := map[string][]string{
+			"postgres": {
+				`DROP SEQUENCE IF EXISTS stream_slow_seq`,
+				`CREATE SEQUENCE stream_slow_seq`,
+				`CREATE OR REPLACE FUNCTION stream_slow() RETURNS trigger AS $$ BEGIN
+					IF nextval('stream_slow_seq') = 2 THEN PERFORM pg_sleep(2); END IF; RETURN NULL; END $$ LANGUAGE plpgsql`,
+				`CREATE TRIGGER stream_slow BEFORE INSERT ON parity_basics FOR EACH STATEMENT EXECUTE FUNCTION stream_slow()`,
+			},
+			"mysql": {
+				`CREATE TRIGGER stream_slow BEFORE INSERT ON parity_basics FOR EACH ROW SET @stream_slept = IF(NEW.email = 'user300@example.com', SLEEP(2), 0)`,
+			},
+		}[dialect]
+		if slow == nil {
+			t.Skip("a server statement to cancel")
+		}
+		plain, db := open(t), withPlugin(t, open(t))
+		type load struct {
+			name string
+			opts bulk.Options
+			slow bool // the trigger makes the statement slow
+		}
+		loads := []load{{"statement", bulk.Options{BatchSize: 300, Method: bulk.Values}, true}}
+		if dialect == "postgres" {
+			loads = append(loads, load{"copy", bulk.Options{BatchSize: 30000, Method: bulk.Copy}, false})
+		}
+		for _, l := range loads {
+			for _, commit := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/commit=%v", l.name, commit), func(t *testing.T) {
+					recreate(t, plain, &ParityBasic{})
+					if l.slow {
+						for _, sql := range slow {
+							if err := plain.Exec(sql).Error; err != nil {
+								t.Fatal(err)
+							}
+						}
+					}
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					var clauses []clause.Expression
+					l.opts.CommitChunks = commit
+					clauses = append(clauses, l.opts)
+					if l.slow {
+						time.AfterFunc(500*time.Millisecond, cancel)
+					} else {
+						// Within the second chunk's COPY, which reports every 4,096 rows.
+						clauses = append(clauses, bulk.OnProgress(func(p bulk.Progress) {
+							if p.Rows > 40000 {
+								cancel()
+							}
+						}))
+					}
+					begin := time.Now()
+					rows := parityBasicRows(900)
+					if !l.slow {
+						rows = parityBasicRows(90000)
+					}
+					res, err := bulk.Stream(db.WithContext(ctx).Clauses(clauses...), seqOf(rows))
+					if !errors.Is(err, context.Canceled) {
+						t.Errorf("error %v, want context.Canceled", err)
+					}
+					if l.slow && time.Since(begin) > 1500*time.Millisecond {
+						t.Errorf("the load took %v: the statement was not cancelled", time.Since(begin))
+					}
+					stored := count(t, plain, "parity_basics")
+					// The second chunk is cancelled: with CommitChunks the
+					// first stays.
+					want := int64(0)
+					if commit {
+						want = int64(l.opts.BatchSize)
+					}
+					if stored != want || res.Rows != want {
+						t.Errorf("%d rows stored, result %+v, want %d", stored, res, want)
+					}
+					sqlDB, _ := db.DB()
+					for i := 0; sqlDB.Stats().InUse != 0 && i < 300; i++ {
+						time.Sleep(10 * time.Millisecond)
+					}
+					if inUse := sqlDB.Stats().InUse; inUse != 0 {
+						t.Errorf("%d connections in use after the load", inUse)
+					}
+					plain.Exec("DROP TRIGGER IF EXISTS stream_slow" + map[bool]string{true: " ON parity_basics", false: ""}[dialect == "postgres"])
+					recreate(t, plain, &ParityBasic{})
+					if res, err := bulk.Stream(db, seqOf(parityBasicRows(500))); err != nil || res.Rows != 500 {
+						t.Errorf("next load: %+v, %v", res, err)
+					}
+				})
 			}
 		}
 	})

@@ -117,14 +117,14 @@ func buildUnnest(stmt *gorm.Statement, columns []clause.Column, arrays []any, wa
 			stmt.WriteString("::" + types[columns[i].Name].cast + "[]")
 		}
 	}
-	stmt.WriteString(") AS u(")
+	stmt.WriteString(") WITH ORDINALITY AS u(")
 	for i := range columns {
-		if i > 0 {
-			stmt.WriteByte(',')
-		}
-		stmt.WriteString("c" + strconv.Itoa(i+1))
+		stmt.WriteString("c" + strconv.Itoa(i+1) + ",")
 	}
-	stmt.WriteByte(')')
+	// The rows are inserted, and RETURNING hands them back, in the order
+	// the SELECT gives them: made explicit rather than left to unnest's
+	// scan (see keys.go).
+	stmt.WriteString("n) ORDER BY u.n")
 	if _, ok := stmt.Clauses["RETURNING"]; ok {
 		stmt.WriteByte(' ')
 		stmt.Build("RETURNING")
