@@ -131,6 +131,7 @@ SELECT col.attname, col.identity, col.domain, col.own, format_type(col.typ, -1),
        CASE WHEN ty.typnamespace = 'pg_catalog'::regnamespace THEN ty.typname::text ELSE '' END,
        seq.oid, seq.oid::regclass::text, q.seqincrement,
        q.seqcache = 1 AND NOT q.seqcycle AND has_sequence_privilege(seq.oid, 'SELECT'),
+       has_sequence_privilege(seq.oid, 'USAGE') OR has_sequence_privilege(seq.oid, 'UPDATE'),
        c.relkind IN ('r', 'p'), c.relhasrules, row_security_active(c.oid),
        EXISTS (SELECT FROM pg_trigger tg
                 WHERE (tg.tgrelid = c.oid OR tg.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid)))
@@ -215,13 +216,14 @@ func readTableInfo(stmt *gorm.Statement, name string) *pgTableInfo {
 			seq      sql.NullString
 			step     sql.NullInt64
 			provable sql.NullBool
+			drawable sql.NullBool
 		)
-		if rows.Scan(&name, &col.identity, &col.domain, &col.oid, &col.cast, &col.builtin, &seqOID, &seq, &step, &provable,
+		if rows.Scan(&name, &col.identity, &col.domain, &col.oid, &col.cast, &col.builtin, &seqOID, &seq, &step, &provable, &drawable,
 			&info.plain, &info.rules, &info.rls, &info.triggers, &info.stamp) != nil {
 			return nil
 		}
 		if seq.Valid {
-			col.seq = &pgSequence{name: seq.String, increment: step.Int64, provable: provable.Bool}
+			col.seq = &pgSequence{name: seq.String, increment: step.Int64, provable: provable.Bool, drawable: drawable.Bool}
 			info.sequences = append(info.sequences, uint32(seqOID.Int64))
 		}
 		info.columns[name] = col

@@ -138,6 +138,9 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 			if col, ok := catalog[f.DBName]; !ok || col.identity == identityKey {
 				return nil, fmt.Sprintf("key %s is GENERATED ALWAYS: COPY cannot write it, and its sequence cannot prove which keys the rows got", f.DBName)
 			}
+			if !plan.seq.drawable {
+				return nil, fmt.Sprintf("key %s's sequence cannot prove which keys the rows got, and the user may not draw them ahead (USAGE on %s)", f.DBName, plan.seq.name)
+			}
 		case given == 0 && !readBack:
 			continue
 		default:

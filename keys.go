@@ -176,6 +176,9 @@ type pgSequence struct {
 	// provable: no per-session cache, no CYCLE, and readable, so proveKeys
 	// can tell which keys a COPY's rows got.
 	provable bool
+	// drawable: the user may call nextval on it. An identity column's
+	// default needs no grant on its sequence; drawing keys ahead does.
+	drawable bool
 }
 
 // next returns the value the sequence hands out next. Reading a sequence
@@ -224,26 +227,55 @@ func (seq *pgSequence) draw(stmt *gorm.Statement, c *pgx.Conn, n int) ([]int64, 
 // draws them), writes them, and keeps the keys RETURNING hands back: a
 // skipped row's struct gets its zero key back (keepReturned).
 
-// keysAhead returns the sequence to draw a statement's keys ahead from:
-// the statement skips conflicting rows (ON CONFLICT DO NOTHING), reads
-// back only its generated key, and the key's default is its sequence's
-// nextval (an identity GENERATED ALWAYS refuses given keys). The creates
-// GORM makes for associations keep GORM's read-back: GORM builds the join
-// rows and foreign keys it writes next from those keys, and a skipped
-// target's zero key would change what it writes.
-func keysAhead(stmt *gorm.Statement, info *pgTableInfo) *pgSequence {
+// keysAhead returns the sequence to draw a statement's keys ahead from,
+// and whether they are written OVERRIDING SYSTEM VALUE (the key is an
+// identity GENERATED ALWAYS, which refuses given keys otherwise): the
+// statement skips conflicting rows (ON CONFLICT DO NOTHING), reads back
+// only its generated key, the key's default is its sequence's nextval,
+// and the user may draw from it. The creates GORM makes for associations
+// keep GORM's read-back: GORM builds the join rows and foreign keys it
+// writes next from those keys, and a skipped target's zero key would
+// change what it writes.
+func keysAhead(stmt *gorm.Statement, info *pgTableInfo) (seq *pgSequence, overriding bool) {
 	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
 	if !ok || !c.DoNothing || info == nil || stmt.Schema == nil || stmt.Context.Value(inAssociations{}) != nil {
-		return nil
+		return nil, false
 	}
 	pk := stmt.Schema.PrioritizedPrimaryField
 	if pk == nil || len(stmt.Schema.FieldsWithDefaultDBValue) != 1 || stmt.Schema.FieldsWithDefaultDBValue[0] != pk || !pk.Readable {
-		return nil
+		return nil, false
 	}
-	if col := info.columns[pk.DBName]; col.identity != identityKey {
-		return col.seq
+	if col := info.columns[pk.DBName]; col.seq != nil && col.seq.drawable {
+		return col.seq, col.identity == identityKey
 	}
-	return nil
+	return nil, false
+}
+
+// overridingSystemValue builds a VALUES clause as clause.Values does, with
+// OVERRIDING SYSTEM VALUE after its columns, so that an identity
+// GENERATED ALWAYS takes the keys drawn ahead for it.
+func overridingSystemValue(c clause.Clause, builder clause.Builder) {
+	values, ok := c.Expression.(clause.Values)
+	if !ok || len(values.Columns) == 0 {
+		c.Expression.Build(builder)
+		return
+	}
+	builder.WriteByte('(')
+	for i, column := range values.Columns {
+		if i > 0 {
+			builder.WriteByte(',')
+		}
+		builder.WriteQuoted(column)
+	}
+	builder.WriteString(") OVERRIDING SYSTEM VALUE VALUES ")
+	for i, row := range values.Values {
+		if i > 0 {
+			builder.WriteByte(',')
+		}
+		builder.WriteByte('(')
+		builder.AddVar(builder, row...)
+		builder.WriteByte(')')
+	}
 }
 
 // keepReturned runs the chunk's INSERT, whose rows hold the keys drawn

@@ -132,44 +132,82 @@ type AssocPost struct {
 // the skipped tags' keys and change the join rows GORM writes), so tables
 // and structs are GORM's.
 func TestAssociationTargetsKeepGORMKeys(t *testing.T) {
-	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		// Without foreign keys GORM's join rows for its misread keys are
-		// written rather than refused, so there is a result to compare.
-		noFK := &gorm.Config{DisableForeignKeyConstraintWhenMigrating: true}
-		plain, auto := open(t, noFK), withPlugin(t, open(t), bulk.Config{Auto: true})
-		run := func(db *gorm.DB) ([]AssocPost, error, []map[string]any, []map[string]any) {
-			t.Helper()
-			if err := plain.Migrator().DropTable("assoc_post_tags", &AssocPost{}, &AssocTag{}); err != nil {
-				t.Fatal(err)
-			}
-			if err := plain.AutoMigrate(&AssocPost{}, &AssocTag{}); err != nil {
-				t.Fatal(err)
-			}
-			if err := plain.Create(&[]AssocTag{{Name: "tag5"}, {Name: "tag40"}}).Error; err != nil {
-				t.Fatal(err)
-			}
-			posts := make([]AssocPost, 120)
-			for i := range posts {
-				posts[i] = AssocPost{Title: fmt.Sprint("post", i), Tags: []AssocTag{{Name: fmt.Sprint("tag", i)}}}
-			}
-			err := db.Create(&posts).Error
-			return posts, err, tableRows(t, plain, "assoc_tags"), tableRows(t, plain, "assoc_post_tags")
-		}
-		wantPosts, wantErr, wantTags, wantJoins := run(plain)
-		gotPosts, gotErr, gotTags, gotJoins := run(auto)
-		if wantErr != nil {
-			t.Fatalf("GORM: %v", wantErr)
-		}
-		if (gotErr == nil) != (wantErr == nil) {
-			t.Fatalf("error %v, GORM's %v", gotErr, wantErr)
-		}
-		if !reflect.DeepEqual(gotTags, wantTags) || !reflect.DeepEqual(gotJoins, wantJoins) {
-			t.Errorf("tables differ from GORM's:\n tags  %v\n want  %v\n joins %v\n want  %v", gotTags, wantTags, len(gotJoins), len(wantJoins))
-		}
-		if !reflect.DeepEqual(gotPosts, wantPosts) {
-			t.Errorf("structs differ from GORM's:\n got %v\nwant %v", gotPosts[:2], wantPosts[:2])
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		for _, batch := range []int{0, 7} {
+			t.Run(fmt.Sprint("batch=", batch), func(t *testing.T) { associationTargets(t, dialect, open, batch) })
 		}
 	})
+}
+
+// associationTargets is TestAssociationTargetsKeepGORMKeys with the
+// plugin's chunks of batch rows (0: sized to the limits, one chunk here):
+// where chunks cut the tags GORM reads back by position, the read-back
+// goes on from one chunk into the next, as over GORM's one statement.
+func associationTargets(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB, batch int) {
+	// Without foreign keys GORM's join rows for its misread keys are
+	// written rather than refused, so there is a result to compare.
+	noFK := &gorm.Config{DisableForeignKeyConstraintWhenMigrating: true}
+	plain, auto := open(t, noFK), withPlugin(t, open(t), bulk.Config{Auto: true, BatchSize: batch})
+	// run returns the posts, each tag named with the key it holds, the
+	// tags table and the join rows; on MariaDB, whose auto-increment
+	// values may differ by the gaps chunking changes (ON DUPLICATE KEY
+	// UPDATE reserves a value per row), keys are replaced by the name of
+	// the tag that holds them in the table.
+	run := func(db *gorm.DB) (error, []string, []string, []string) {
+		t.Helper()
+		if err := plain.Migrator().DropTable("assoc_post_tags", &AssocPost{}, &AssocTag{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := plain.AutoMigrate(&AssocPost{}, &AssocTag{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := plain.Create(&[]AssocTag{{Name: "tag5"}, {Name: "tag40"}}).Error; err != nil {
+			t.Fatal(err)
+		}
+		posts := make([]AssocPost, 120)
+		for i := range posts {
+			posts[i] = AssocPost{Title: fmt.Sprint("post", i), Tags: []AssocTag{{Name: fmt.Sprint("tag", i)}}}
+		}
+		err := db.Create(&posts).Error
+		var tags []AssocTag
+		plain.Order("id").Find(&tags)
+		key := func(id uint) string {
+			if dialect != "mysql" {
+				return fmt.Sprint(id)
+			}
+			for _, tag := range tags {
+				if tag.ID == id {
+					return "key of " + tag.Name
+				}
+			}
+			return fmt.Sprint("no tag's key ", id)
+		}
+		var structs, table, joins []string
+		for _, p := range posts {
+			structs = append(structs, fmt.Sprintf("%d %s %s %s", p.ID, p.Title, key(p.Tags[0].ID), p.Tags[0].Name))
+		}
+		for _, tag := range tags {
+			table = append(table, key(tag.ID)+" "+tag.Name)
+		}
+		for _, j := range tableRows(t, plain, "assoc_post_tags") {
+			joins = append(joins, fmt.Sprint(j["assoc_post_id"], " ", key(uint(reflect.ValueOf(j["assoc_tag_id"]).Convert(reflect.TypeFor[int64]()).Int()))))
+		}
+		return err, structs, table, joins
+	}
+	wantErr, wantPosts, wantTags, wantJoins := run(plain)
+	gotErr, gotPosts, gotTags, gotJoins := run(auto)
+	if wantErr != nil {
+		t.Fatalf("GORM: %v", wantErr)
+	}
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("error %v, GORM's %v", gotErr, wantErr)
+	}
+	if !reflect.DeepEqual(gotTags, wantTags) || !reflect.DeepEqual(gotJoins, wantJoins) {
+		t.Errorf("tables differ from GORM's:\n tags  %v\n want  %v\n joins %v\n want  %v", gotTags, wantTags, gotJoins, wantJoins)
+	}
+	if !reflect.DeepEqual(gotPosts, wantPosts) {
+		t.Errorf("structs differ from GORM's:\n got %v\nwant %v", gotPosts, wantPosts)
+	}
 }
 
 // ShareLang is a target many users share by pointer.
@@ -239,6 +277,107 @@ func TestChunkingInvisible(t *testing.T) {
 				t.Errorf("user %d differs from GORM's\n got %s\nwant %s", i, g, w)
 				break
 			}
+		}
+	})
+}
+
+// IdentRow lives in tables whose key is an identity column, made by hand.
+type IdentRow struct {
+	ID    uint
+	Email string
+	Name  string
+}
+
+// TestIdentityKeys skips rows with ON CONFLICT DO NOTHING on tables whose
+// key is an identity column: GENERATED ALWAYS (the keys drawn ahead go
+// OVERRIDING SYSTEM VALUE) and BY DEFAULT, as the owner and as a role with
+// INSERT and SELECT only, which may not draw from the identity's sequence
+// (its default needs no grant): that role keeps GORM's read-back rather
+// than fail. Tables are GORM's; structs hold their own keys where the
+// plugin draws them.
+func TestIdentityKeys(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		su := open(t)
+		const role = "gormbulk_ident"
+		dropRole := func() {
+			su.Exec("DROP TABLE IF EXISTS ident_rows")
+			su.Exec("DROP ROLE IF EXISTS " + role)
+		}
+		dropRole()
+		t.Cleanup(dropRole)
+		if err := su.Exec("CREATE ROLE " + role + " LOGIN NOSUPERUSER").Error; err != nil {
+			t.Skip(err)
+		}
+		asRole := func(t *testing.T) *gorm.DB {
+			db := open(t)
+			db.Exec("SET ROLE " + role)
+			return db
+		}
+		for _, c := range []struct {
+			kind    string
+			limited bool // as the role with INSERT and SELECT only
+			own     bool // every struct holds its own key
+		}{{"ALWAYS", false, true}, {"BY DEFAULT", false, true}, {"BY DEFAULT", true, false}, {"ALWAYS", true, false}} {
+			t.Run(fmt.Sprintf("%s/limited=%v", c.kind, c.limited), func(t *testing.T) {
+				run := func(plugin bool) ([]IdentRow, map[string]uint) {
+					t.Helper()
+					for _, sql := range []string{
+						"DROP TABLE IF EXISTS ident_rows",
+						"CREATE TABLE ident_rows (id bigint GENERATED " + c.kind + " AS IDENTITY PRIMARY KEY, email text UNIQUE, name text)",
+						"GRANT INSERT, SELECT ON ident_rows TO " + role,
+						"INSERT INTO ident_rows (email, name) VALUES ('e10', 'x'), ('e50', 'y')",
+					} {
+						if err := su.Exec(sql).Error; err != nil {
+							t.Fatal(err)
+						}
+					}
+					// One connection each, so that SET ROLE holds.
+					var db *gorm.DB
+					if c.limited {
+						db = asRole(t)
+					} else {
+						db = open(t)
+					}
+					sqlDB, _ := db.DB()
+					sqlDB.SetMaxOpenConns(1)
+					if plugin {
+						db = withPlugin(t, db).Clauses(bulk.Options{BatchSize: 40})
+					}
+					rows := make([]IdentRow, 150)
+					for i := range rows {
+						rows[i] = IdentRow{Email: fmt.Sprint("e", i), Name: fmt.Sprint("n", i)}
+					}
+					if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+						t.Fatal(err)
+					}
+					var stored []IdentRow
+					su.Find(&stored)
+					keys := map[string]uint{}
+					for _, s := range stored {
+						keys[s.Email+"/"+s.Name] = s.ID
+					}
+					return rows, keys
+				}
+				want, wantKeys := run(false)
+				got, gotKeys := run(true)
+				if !reflect.DeepEqual(gotKeys, wantKeys) {
+					t.Errorf("table differs from GORM's")
+				}
+				own := true
+				for i, r := range got {
+					wantID := gotKeys[r.Email+"/"+r.Name]
+					if i == 10 || i == 50 {
+						wantID = 0
+					}
+					own = own && r.ID == wantID
+				}
+				if own != c.own {
+					t.Errorf("structs hold their own keys: %v, want %v", own, c.own)
+				}
+				if !c.own && !reflect.DeepEqual(got, want) {
+					t.Errorf("structs differ from GORM's read-back")
+				}
+			})
 		}
 	})
 }

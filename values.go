@@ -215,22 +215,27 @@ func paramsPerRow(stmt *gorm.Statement) int {
 // built as GORM builds them, or on PostgreSQL one array per column
 // (unnest_postgres.go). Each chunk is sized to the dialect's limits.
 type statementWriter struct {
-	db      *gorm.DB
-	opts    Options
-	conn    *chunkConn
-	create  func(*gorm.DB)
-	size    int
-	padding *mapPadding
-	rowid   *schema.Field       // the key SQLite's rowids give, if any
-	ahead   *pgSequence         // the sequence to draw keys ahead from (keys.go)
-	types   map[string]pgColumn // PostgreSQL's catalog, for arrays
-	params  *pgParams           // how pgx would send the values, for arrays
-	sql     sqlCache
-	now     time.Time // the statement's one reading of the clock
-	reasons *reasons
+	db         *gorm.DB
+	opts       Options
+	conn       *chunkConn
+	create     func(*gorm.DB)
+	size       int
+	padding    *mapPadding
+	rowid      *schema.Field       // the key SQLite's rowids give, if any
+	ahead      *pgSequence         // the sequence to draw keys ahead from (keys.go)
+	overriding bool                // keys drawn ahead go OVERRIDING SYSTEM VALUE
+	types      map[string]pgColumn // PostgreSQL's catalog, for arrays
+	params     *pgParams           // how pgx would send the values, for arrays
+	sql        sqlCache
+	now        time.Time // the statement's one reading of the clock
+	reasons    *reasons
 
 	firstSQL  string // the first chunk's statement, see writer.go
 	firstVars []any
+
+	// offset is the call's row the next chunk starts at; scanFrom the row
+	// GORM's read-back goes on from where it skips rows (see scanOn).
+	offset, scanFrom int
 }
 
 func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *statementWriter {
@@ -249,7 +254,7 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	// Keys drawn ahead need the pgx connection, as COPY does.
 	if r.dialect.copy && !db.DryRun && !opts.SkipReturning {
 		if _, upsert := stmt.Clauses["ON CONFLICT"]; upsert {
-			w.ahead = keysAhead(stmt, r.catalog.table(db))
+			w.ahead, w.overriding = keysAhead(stmt, r.catalog.table(db))
 		}
 	}
 	if catalog && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
@@ -274,6 +279,7 @@ func (w *statementWriter) write(chunk reflect.Value) (int64, error) {
 		return 0, tx.Error
 	}
 	appendExtra(w.db.Statement.ReflectValue, tx.Statement.ReflectValue, chunk.Len())
+	w.offset += chunk.Len()
 	return tx.RowsAffected, nil
 }
 
@@ -320,6 +326,9 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			return err
 		}); tx.AddError(err) == nil && drawn != nil {
 			tx.AddError(setKeys(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue, func(i int) int64 { return drawn[i] }))
+			if w.overriding {
+				stmt.Clauses["VALUES"] = clause.Clause{Builder: overridingSystemValue}
+			}
 		}
 	}
 
@@ -327,7 +336,8 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	// empty RETURNING keeps it from adding its own), and the chunk is
 	// executed here (or, under DryRun, only checked against the limits).
 	skipReturning := w.opts.SkipReturning || rowid || keysGiven
-	execHere := skipReturning || db.DryRun || drawn != nil
+	across := drawn == nil && !skipReturning && !db.DryRun && skipsRows(stmt, chunk)
+	execHere := skipReturning || db.DryRun || drawn != nil || across
 	if skipReturning {
 		stmt.Clauses["RETURNING"] = clause.Clause{Builder: func(clause.Clause, clause.Builder) {}}
 	}
@@ -348,6 +358,10 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		case drawn != nil:
 			var err error
 			tx.RowsAffected, err = keepReturned(stmt, conn, drawn)
+			tx.AddError(err)
+		case across:
+			var err error
+			tx.RowsAffected, err = w.scanOn(tx, chunk.Len())
 			tx.AddError(err)
 		default:
 			result, err := conn.ExecContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
@@ -419,4 +433,39 @@ func trace(tx *gorm.DB, begin time.Time) {
 		}
 		return tx.Dialector.Explain(sql, vars...), tx.RowsAffected
 	}, tx.Error)
+}
+
+// skipsRows reports whether GORM's read-back of the chunk skips rows that
+// already hold their values, as its scan does under ON CONFLICT DO
+// NOTHING (MySQL's clause builder turns DO NOTHING into an update, and its
+// RETURNING hands every row back).
+func skipsRows(stmt *gorm.Statement, chunk reflect.Value) bool {
+	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	return ok && c.DoNothing && hasReturning(stmt) && stmt.Dialector.Name() != "mysql" &&
+		stmt.Schema != nil && readsBack(stmt, Options{}) && reflect.Indirect(chunk.Index(0)).Type() == stmt.Schema.ModelType
+}
+
+// scanOn runs the chunk's INSERT and reads what RETURNING hands back as
+// GORM's one statement would have: GORM matches returned rows to the rows
+// by position, from the first on, so where ON CONFLICT skipped rows of an
+// earlier chunk, the rows it read back for were among the last of that
+// chunk, and its read-back goes on into this one. Reading each chunk's
+// returned rows into the rows from where the last read stopped keeps
+// GORM's structs, and the join rows and foreign keys GORM builds from them
+// (keys drawn ahead, keysAhead, give each row its own key instead where
+// they can be drawn). It returns the rows the read went over, as GORM
+// counts them.
+func (w *statementWriter) scanOn(tx *gorm.DB, n int) (int64, error) {
+	stmt := tx.Statement
+	rows, err := w.conn.QueryContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	chunk := stmt.ReflectValue
+	stmt.ReflectValue = w.db.Statement.ReflectValue.Slice(w.scanFrom, w.offset+n)
+	gorm.Scan(rows, tx, gorm.ScanUpdate|gorm.ScanOnConflictDoNothing)
+	stmt.ReflectValue = chunk
+	w.scanFrom += int(tx.RowsAffected)
+	return tx.RowsAffected, rows.Close()
 }
