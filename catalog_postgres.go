@@ -92,7 +92,7 @@ const tableStampFormat = `(SELECT md5(concat_ws('/', t.oid, current_user, curren
      FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid LEFT JOIN pg_type bt ON bt.oid = ty.typbasetype
     WHERE a.attrelid = t.oid AND a.attnum > 0),
   (SELECT string_agg(xmin::text, ',' ORDER BY adnum) FROM pg_attrdef WHERE adrelid = t.oid),
-  (SELECT string_agg(xmin::text, ',' ORDER BY oid) FROM pg_trigger WHERE tgrelid IN (SELECT relid FROM pg_partition_tree(t.oid))),
+  (SELECT string_agg(xmin::text, ',' ORDER BY oid) FROM pg_trigger WHERE tgrelid = t.oid OR tgrelid IN (SELECT relid FROM pg_partition_tree(t.oid))),
   (SELECT string_agg(xmin::text, ',' ORDER BY oid) FROM pg_rewrite WHERE ev_class = t.oid),
   (SELECT string_agg(xmin::text, ',' ORDER BY inhrelid) FROM pg_inherits WHERE inhparent = t.oid),
   (SELECT string_agg(s.xmin || ':' || q.xmin, ',' ORDER BY s.oid)

@@ -11,6 +11,11 @@ import (
 	"github.com/gormbulk/bulk"
 )
 
+// emptyCatalogRows empties catalog_rows and restarts its keys, as a role
+// that does not own the sequence may (TRUNCATE … RESTART IDENTITY needs
+// its owner).
+var emptyCatalogRows = []string{"TRUNCATE catalog_rows", "SELECT setval(pg_get_serial_sequence('catalog_rows', 'id'), 1, false)"}
+
 // CatalogRow is written before and after its table changes under the
 // plugin's cached catalog.
 type CatalogRow struct {
@@ -21,8 +26,8 @@ type CatalogRow struct {
 // TestCatalogChanges changes what the catalog says of a table between two
 // calls and requires the second to store what plain GORM stores: the
 // cached answer is never served once the table's definition, the table
-// behind the name (search_path, drop and recreate) or the role's
-// triggers changed. A stale cast to uuid would fail on the text given; a
+// behind the name (search_path, drop and recreate), the table's triggers
+// or the role (SET ROLE, under row-level security) changed. A stale cast to uuid would fail on the text given; a
 // stale COPY would prove keys from the sequence that a new trigger
 // changes.
 func TestCatalogChanges(t *testing.T) {
@@ -39,7 +44,8 @@ func TestCatalogChanges(t *testing.T) {
 			}
 		}
 		t.Cleanup(func() {
-			exec(t, plain, "DROP TABLE IF EXISTS catalog_rows", "DROP SCHEMA IF EXISTS gormbulk_other CASCADE", "DROP FUNCTION IF EXISTS catalog_rows_shift")
+			exec(t, plain, "DROP TABLE IF EXISTS catalog_rows", "DROP SCHEMA IF EXISTS gormbulk_other CASCADE", "DROP FUNCTION IF EXISTS catalog_rows_shift",
+				"DROP ROLE IF EXISTS gormbulk_catalog")
 		})
 		for _, c := range []struct {
 			name          string
@@ -58,6 +64,16 @@ func TestCatalogChanges(t *testing.T) {
 			{"trigger", []string{"CREATE TABLE catalog_rows (id bigserial PRIMARY KEY, code text)"}, []string{
 				"CREATE OR REPLACE FUNCTION catalog_rows_shift() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.id := NEW.id + 1000; RETURN NEW; END$$",
 				"CREATE TRIGGER catalog_rows_shift BEFORE INSERT ON catalog_rows FOR EACH ROW EXECUTE FUNCTION catalog_rows_shift()"}, bulk.AnyMethod, 600},
+			// Row-level security does not apply to the superuser who made
+			// the first call, and applies to the role: COPY refuses it.
+			{"role", []string{
+				"CREATE TABLE catalog_rows (id bigserial PRIMARY KEY, code text)",
+				"ALTER TABLE catalog_rows ENABLE ROW LEVEL SECURITY",
+				"CREATE POLICY catalog_all ON catalog_rows FOR ALL USING (true) WITH CHECK (true)",
+				"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gormbulk_catalog') THEN CREATE ROLE gormbulk_catalog; END IF; END $$",
+				"GRANT SELECT, INSERT, TRUNCATE ON catalog_rows TO gormbulk_catalog",
+				"GRANT USAGE, SELECT, UPDATE ON SEQUENCE catalog_rows_id_seq TO gormbulk_catalog"},
+				[]string{"SET ROLE gormbulk_catalog"}, bulk.AnyMethod, 600},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				// One connection, so that SET search_path holds for both
@@ -68,7 +84,7 @@ func TestCatalogChanges(t *testing.T) {
 					t.Fatal(err)
 				}
 				sqlDB.SetMaxOpenConns(1)
-				exec(t, db, "DROP TABLE IF EXISTS catalog_rows", "DROP SCHEMA IF EXISTS gormbulk_other CASCADE", "RESET search_path")
+				exec(t, db, "RESET ROLE", "DROP TABLE IF EXISTS catalog_rows", "DROP SCHEMA IF EXISTS gormbulk_other CASCADE", "RESET search_path")
 				exec(t, db, c.before...)
 				rows := make([]CatalogRow, c.rows)
 				for i := range rows {
@@ -78,7 +94,7 @@ func TestCatalogChanges(t *testing.T) {
 					t.Fatalf("before: %v", err)
 				}
 				exec(t, db, c.after...)
-				exec(t, db, "TRUNCATE catalog_rows RESTART IDENTITY")
+				exec(t, db, emptyCatalogRows...)
 
 				want := make([]CatalogRow, c.rows)
 				got := make([]CatalogRow, c.rows)
@@ -89,7 +105,7 @@ func TestCatalogChanges(t *testing.T) {
 					t.Fatalf("GORM: %v", err)
 				}
 				wantTable := tableRows(t, db, "catalog_rows")
-				exec(t, db, "TRUNCATE catalog_rows RESTART IDENTITY")
+				exec(t, db, emptyCatalogRows...)
 				if err := db.Clauses(bulk.Options{Method: c.method}).Create(&got).Error; err != nil {
 					t.Fatalf("after: %v", err)
 				}
@@ -99,7 +115,7 @@ func TestCatalogChanges(t *testing.T) {
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("structs differ from GORM's:\n got %v\nwant %v", got[:3], want[:3])
 				}
-				exec(t, db, "RESET search_path")
+				exec(t, db, "RESET search_path", "RESET ROLE")
 			})
 		}
 	})
