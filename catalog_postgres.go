@@ -3,6 +3,7 @@ package bulk
 import (
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -71,8 +72,19 @@ type pgTableInfo struct {
 	sequences                   []uint32 // the oids of the columns' sequences
 }
 
-// stampQuery reads a table's stamp, given the table and its sequences.
-var stampQuery = "SELECT " + fmt.Sprintf(tableStampFormat, "$2::oid[]")
+// stampQuery reads a table's stamp, given the table and its sequences,
+// and with it what each sequence readable by the user last handed out
+// (pg_sequence_last_value, see pgSequence.next; empty when it is not
+// readable or not yet called), in the order of the sequences given: a
+// COPY that proves its keys needs it before its first chunk, and the
+// stamp's round trip carries it there.
+var stampQuery = "SELECT " + fmt.Sprintf(tableStampFormat, "$2::oid[]") + `,
+  (SELECT string_agg(coalesce(CASE WHEN has_sequence_privilege(q.s, 'SELECT') THEN pg_sequence_last_value(q.s)::text END, ''), ',' ORDER BY q.i)
+     FROM unnest($2::oid[]) WITH ORDINALITY AS q(s, i))`
+
+// sequenceLastKey holds, on a statement, what stampQuery read of the
+// table's sequences: oid → last value handed out.
+const sequenceLastKey = "gormbulk:sequence_last"
 
 // tableStamp changes whenever anything the catalog read depends on may
 // have: the catalog rows of the table's columns, their types, defaults,
@@ -186,8 +198,16 @@ func (c *pgCatalog) read(db *gorm.DB) *pgTableInfo {
 	name := table.Sanitize()
 	if cached, ok := c.tables.Load(name); ok {
 		var stamp string
+		var lasts sql.NullString
 		info := cached.(*pgTableInfo)
-		if err := stmt.ConnPool.QueryRowContext(stmt.Context, stampQuery, name, info.sequences).Scan(&stamp); err == nil && stamp == info.stamp {
+		if err := stmt.ConnPool.QueryRowContext(stmt.Context, stampQuery, name, info.sequences).Scan(&stamp, &lasts); err == nil && stamp == info.stamp {
+			last := map[uint32]int64{}
+			for i, v := range strings.Split(lasts.String, ",") {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil && i < len(info.sequences) {
+					last[info.sequences[i]] = n
+				}
+			}
+			db.InstanceSet(sequenceLastKey, last)
 			return info
 		}
 	}
@@ -223,7 +243,7 @@ func readTableInfo(stmt *gorm.Statement, name string) *pgTableInfo {
 			return nil
 		}
 		if seq.Valid {
-			col.seq = &pgSequence{name: seq.String, increment: step.Int64, provable: provable.Bool, drawable: drawable.Bool}
+			col.seq = &pgSequence{oid: uint32(seqOID.Int64), name: seq.String, increment: step.Int64, provable: provable.Bool, drawable: drawable.Bool}
 			info.sequences = append(info.sequences, uint32(seqOID.Int64))
 		}
 		info.columns[name] = col

@@ -67,6 +67,8 @@ type copyPlan struct {
 	// or Omit leave it out): the database would generate every row's key,
 	// given or not, and RETURNING would overwrite the given ones.
 	replaceKeys bool
+	// lastKey is the last key the call's latest COPY proved (nextKey).
+	lastKey *int64
 }
 
 // planCopy returns how to copy the statement's rows, or why COPY cannot
@@ -256,7 +258,7 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int6
 		var err error
 		switch {
 		case plan.proveKeys:
-			next, err = plan.seq.next(stmt, c)
+			next, err = plan.nextKey(db, c)
 		default:
 			err = plan.reserveKeys(stmt, c, chunk)
 		}

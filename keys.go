@@ -171,6 +171,7 @@ func readsBack(stmt *gorm.Statement, opts Options) bool {
 
 // pgSequence is what the catalog says of a key's sequence.
 type pgSequence struct {
+	oid       uint32
 	name      string // as regclass text, quoted where needed
 	increment int64
 	// provable: no per-session cache, no CYCLE, and readable, so proveKeys
@@ -310,6 +311,24 @@ func keepReturned(stmt *gorm.Statement, pool gorm.ConnPool, keys []int64) (int64
 	return int64(len(written)), nil
 }
 
+// nextKey returns a value the key's sequence hands out no earlier than
+// the COPY's first key: after an earlier chunk, the value after its last
+// key (the sequence only goes on); for the call's first, what the stamp's
+// round trip read (catalog_postgres.go), else what it hands out now. A
+// value read early only makes runKeys take the slower proof when others
+// drew in between.
+func (plan *copyPlan) nextKey(db *gorm.DB, c *pgx.Conn) (int64, error) {
+	if plan.lastKey != nil {
+		return *plan.lastKey + plan.seq.increment, nil
+	}
+	if v, ok := db.InstanceGet(sequenceLastKey); ok {
+		if last, ok := v.(map[uint32]int64)[plan.seq.oid]; ok {
+			return last + plan.seq.increment, nil
+		}
+	}
+	return plan.seq.next(db.Statement, c)
+}
+
 // runKeys gives the chunk's rows the keys the COPY drew for them, next
 // being what the sequence would hand out before it. When currval shows the
 // run next, next+step, … unbroken, that is every row's key in row order.
@@ -321,6 +340,7 @@ func (plan *copyPlan) runKeys(stmt *gorm.Statement, c *pgx.Conn, chunk reflect.V
 	if err := c.QueryRow(stmt.Context, "SELECT currval($1::regclass)", plan.seq.name).Scan(&last); err != nil {
 		return err
 	}
+	plan.lastKey = &last
 	n, step := chunk.Len(), plan.seq.increment
 	if last == next+int64(n-1)*step {
 		return setKeys(stmt, plan.key, chunk, func(i int) int64 { return next + int64(i)*step })
