@@ -268,7 +268,10 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int6
 		if copied, err = c.CopyFrom(stmt.Context, plan.table, plan.columns, src); err != nil || !plan.proveKeys {
 			return err
 		}
-		return plan.runKeys(stmt, c, chunk, next)
+		if err = plan.runKeys(stmt, c, chunk, next); err == nil {
+			l.keepLastKey(plan.seq.oid, *plan.lastKey)
+		}
+		return err
 	})
 	if err == nil {
 		err = stmt.Error

@@ -312,14 +312,18 @@ func keepReturned(stmt *gorm.Statement, pool gorm.ConnPool, keys []int64) (int64
 }
 
 // nextKey returns a value the key's sequence hands out no earlier than
-// the COPY's first key: after an earlier chunk, the value after its last
-// key (the sequence only goes on); for the call's first, what the stamp's
-// round trip read (catalog_postgres.go), else what it hands out now. A
+// the COPY's first key: after an earlier chunk of the call or of its
+// stream, the value after its last key (the sequence only goes on); for
+// the first, what the stamp's round trip read (catalog_postgres.go), else
+// what it hands out now. A
 // value read early only makes runKeys take the slower proof when others
 // drew in between.
 func (plan *copyPlan) nextKey(db *gorm.DB, c *pgx.Conn) (int64, error) {
 	if plan.lastKey != nil {
 		return *plan.lastKey + plan.seq.increment, nil
+	}
+	if last, ok := streamLoad(db).lastKey(plan.seq.oid); ok {
+		return last + plan.seq.increment, nil
 	}
 	if v, ok := db.InstanceGet(sequenceLastKey); ok {
 		if last, ok := v.(map[uint32]int64)[plan.seq.oid]; ok {

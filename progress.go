@@ -72,6 +72,9 @@ type load struct {
 	// sessions' ALTER TABLE, CREATE TRIGGER and CREATE POLICY wait for it.
 	// So its later chunks skip the stamp's round trip.
 	tables map[string]*pgTableInfo
+	// lastKeys holds the last key each sequence gave the stream's latest
+	// COPY into it, where the next chunk's proof starts (nextKey).
+	lastKeys map[uint32]int64
 
 	mu       sync.Mutex
 	rows     int64 // rows written
@@ -105,6 +108,25 @@ func (l *load) tableInfo(table string) *pgTableInfo {
 func (l *load) keepTableInfo(table string, info *pgTableInfo) {
 	if l != nil && l.tables != nil && info != nil {
 		l.tables[table] = info
+	}
+}
+
+// lastKey returns the last key a sequence gave the stream's COPYs.
+func (l *load) lastKey(seq uint32) (int64, bool) {
+	if l == nil {
+		return 0, false
+	}
+	last, ok := l.lastKeys[seq]
+	return last, ok
+}
+
+// keepLastKey records the last key a stream's COPY got from a sequence.
+func (l *load) keepLastKey(seq uint32, last int64) {
+	if l != nil && l.stream {
+		if l.lastKeys == nil {
+			l.lastKeys = map[uint32]int64{}
+		}
+		l.lastKeys[seq] = last
 	}
 }
 
