@@ -135,7 +135,7 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options, l *load) {
 		return
 	}
 	defer w.close()
-	affected, err := writeChunks(stmt, w, r.recordLeftToDB(stmt, opts), l)
+	affected, err := writeChunks(stmt, stmt.ReflectValue, w, r.recordLeftToDB(stmt, opts), l)
 	if sql, vars := w.first(); sql != "" && !db.DryRun {
 		stmt.SQL.WriteString(sql)
 		stmt.Vars = vars
@@ -157,6 +157,17 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options, l *load) {
 // would give them.
 func (r *registration) newWriter(db *gorm.DB, opts Options, l *load) (writer, error) {
 	now := db.NowFunc()
+	if opts.Method == LoadData || (opts.Method == AnyMethod && r.dialect.load != nil && db.Statement.ReflectValue.Len() >= loadMinRows) {
+		plan, why := r.planLoad(db, opts, now)
+		switch {
+		case plan != nil:
+			return r.newLoadWriter(db, plan, opts, now), nil
+		case opts.Method == LoadData:
+			return nil, fmt.Errorf("%w: %s", ErrMethodUnavailable, why)
+		case !db.DryRun:
+			r.reasons.stepAside(db, "LOAD DATA", "the statement path", why)
+		}
+	}
 	if opts.Method == Copy || (opts.Method == AnyMethod && db.Statement.ReflectValue.Len() >= copyMinRows) {
 		plan, why := r.planCopy(db, opts, now)
 		switch {
@@ -171,13 +182,13 @@ func (r *registration) newWriter(db *gorm.DB, opts Options, l *load) (writer, er
 	return r.newStatementWriter(db, opts, now), nil
 }
 
-// writeChunks writes the statement's rows through w, chunk by chunk, each
+// writeChunks writes rows (the statement's, or a chunk another writer
+// hands on) through w, chunk by chunk, each
 // as the record says the rows were before the first (see leftToDB),
 // counts each chunk into the load, and returns the rows written. A chunk over a limit is cut down before
 // anything reaches the database, in proportion, so one oversized estimate
 // costs one rebuild.
-func writeChunks(stmt *gorm.Statement, w writer, record *leftToDB, l *load) (int64, error) {
-	rows := stmt.ReflectValue
+func writeChunks(stmt *gorm.Statement, rows reflect.Value, w writer, record *leftToDB, l *load) (int64, error) {
 	total, size := rows.Len(), w.chunkRows()
 	var affected, written int64
 	for start := 0; start < total; {

@@ -38,25 +38,10 @@ type pgColumn struct {
 // isArray reports whether the column holds arrays.
 func (col pgColumn) isArray() bool { return strings.HasSuffix(col.cast, "[]") }
 
-// pgTable returns the statement's table as a pgx identifier. GORM keeps
-// the schema of db.Table("schema.table") only in TableExpr; a table
-// expression that is not a plain name (an alias, a subquery) reports false.
+// pgTable returns the statement's table as pgx names it (see tableParts).
 func pgTable(stmt *gorm.Statement) (pgx.Identifier, bool) {
-	if stmt.TableExpr == nil {
-		return pgx.Identifier{stmt.Table}, stmt.Table != ""
-	}
-	if len(stmt.TableExpr.Vars) > 0 {
-		return nil, false
-	}
-	parts := strings.Split(stmt.TableExpr.SQL, ".")
-	for i, part := range parts {
-		parts[i] = strings.Trim(part, `"`)
-	}
-	// Only a name quotes back to the text it came from.
-	if stmt.Quote(strings.Join(parts, ".")) != stmt.TableExpr.SQL {
-		return nil, false
-	}
-	return pgx.Identifier(parts), true
+	parts, ok := tableParts(stmt)
+	return pgx.Identifier(parts), ok
 }
 
 // pgTableInfo is what one read of the catalog says of a table: its

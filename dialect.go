@@ -60,6 +60,10 @@ type dialect struct {
 	// raise it), read at db.Use.
 	lastInsertID  bool
 	autoIncrement int64
+
+	// load is what MySQL and MariaDB say of LOAD DATA LOCAL, or nil
+	// (loaddata_mysql.go).
+	load *mysqlLoad
 }
 
 // SQLite's compiled-in default for SQLITE_MAX_VARIABLE_NUMBER since 3.32.0;
@@ -97,7 +101,8 @@ func discoverDialect(db *gorm.DB) (dialect, bool) {
 			packet, step = v, s
 		}
 		// Leave room for the protocol's own framing of each argument.
-		return dialect{maxParams: 65535, targetParams: 8192, maxBytes: int(packet - packet/16), prepare: !interpolates(db), gormCreate: true, lastInsertID: true, autoIncrement: step}, true
+		return dialect{maxParams: 65535, targetParams: 8192, maxBytes: int(packet - packet/16), prepare: !interpolates(db), gormCreate: true, lastInsertID: true, autoIncrement: step,
+			load: discoverLoad(ctx, db)}, true
 	case "sqlserver":
 		// 2,100 parameters per request, two of which go-mssqldb's
 		// sp_executesql call takes for the statement and its declarations.

@@ -1,6 +1,10 @@
 package bulk
 
-import "time"
+import (
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // SetCatalogMinRows sets the fewest rows of a call for which the plugin
 // reads the catalog until the returned func restores it, for tests that
@@ -27,4 +31,13 @@ func SetProgressEvery(d time.Duration) (restore func()) {
 	old := progressEvery
 	progressEvery = d
 	return func() { progressEvery = old }
+}
+
+// SetAutoincLockMode makes the plugin on db take innodb_autoinc_lock_mode
+// as mode, which the server only sets at startup.
+func SetAutoincLockMode(db *gorm.DB, mode int64) {
+	p := db.Config.Plugins[pluginName].(*Plugin)
+	if r, ok := p.dbs.Load(db.Config); ok && r.(*registration).dialect.load != nil {
+		r.(*registration).dialect.load.lockMode = mode
+	}
 }

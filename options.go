@@ -62,6 +62,13 @@ const (
 	// statement that COPY cannot write with GORM's result fails with
 	// ErrMethodUnavailable rather than take another method.
 	Copy
+	// LoadData streams the rows with MySQL's and MariaDB's LOAD DATA LOCAL
+	// INFILE, from a reader registered for the call (no file, no
+	// allowAllFiles). A statement it cannot write with GORM's result fails
+	// with ErrMethodUnavailable; a chunk the server loads with a warning,
+	// or with fewer rows than sent, is written again by statements, which
+	// give GORM's rows and errors.
+	LoadData
 )
 
 func (m Method) String() string {
@@ -72,6 +79,8 @@ func (m Method) String() string {
 		return "values"
 	case Copy:
 		return "copy"
+	case LoadData:
+		return "load data"
 	}
 	return fmt.Sprintf("Method(%d)", int(m))
 }

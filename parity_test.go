@@ -401,6 +401,13 @@ func TestParity(t *testing.T) {
 						db   *gorm.DB
 					}{"copy", perCall.Clauses(bulk.Options{Method: bulk.Copy, BatchSize: 7})})
 				}
+				if strings.HasPrefix(dialect, "mysql") {
+					// Chunks of 7 rows leave InnoDB no gaps between keys.
+					runs = append(runs, struct {
+						name string
+						db   *gorm.DB
+					}{"load data", perCall.Clauses(bulk.Options{Method: bulk.LoadData, BatchSize: 7})})
+				}
 				for _, run := range runs {
 					recreate(t, plain, c.model)
 					gotRows := c.rows()
@@ -409,6 +416,10 @@ func TestParity(t *testing.T) {
 						if !errors.Is(got.Error, bulk.ErrMethodUnavailable) {
 							t.Errorf("copy: error %v, want ErrMethodUnavailable (%s)", got.Error, c.noCopy)
 						}
+						continue
+					}
+					if run.name == "load data" && errors.Is(got.Error, bulk.ErrMethodUnavailable) {
+						t.Logf("load data steps aside: %v", got.Error)
 						continue
 					}
 					if got.Error != nil {

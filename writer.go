@@ -1,6 +1,11 @@
 package bulk
 
-import "reflect"
+import (
+	"reflect"
+	"strings"
+
+	"gorm.io/gorm"
+)
 
 // A bulk create is one loop (writeChunks) over chunks of the call's rows,
 // with one writer per method behind it: statements (VALUES, or arrays on
@@ -30,4 +35,26 @@ type writer interface {
 	// first returns the first statement the writer sent, with its
 	// arguments, or "".
 	first() (string, []any)
+}
+
+// tableParts returns the parts of the name of the statement's table, as
+// GORM's INSERT writes it: db.Table("schema.table") keeps the schema only
+// in TableExpr. A table expression that is not a plain name (an alias, a
+// subquery) reports false.
+func tableParts(stmt *gorm.Statement) ([]string, bool) {
+	if stmt.TableExpr == nil {
+		return []string{stmt.Table}, stmt.Table != ""
+	}
+	if len(stmt.TableExpr.Vars) > 0 {
+		return nil, false
+	}
+	parts := strings.Split(stmt.TableExpr.SQL, ".")
+	for i, part := range parts {
+		parts[i] = strings.Trim(part, "\"`")
+	}
+	// Only a name quotes back to the text it came from.
+	if stmt.Quote(strings.Join(parts, ".")) != stmt.TableExpr.SQL {
+		return nil, false
+	}
+	return parts, true
 }

@@ -1,0 +1,537 @@
+package bulk
+
+// LOAD DATA. On MySQL and MariaDB the rows can stream to the server as
+// LOAD DATA LOCAL INFILE from a reader registered with the driver for the
+// call (go-sql-driver's Reader:: handlers: no file, no allowAllFiles), in
+// place of multi-row INSERTs. It must store what GORM's INSERT stores, and
+// two things make that hard. Every value goes as text the server parses
+// per column, where the INSERT sends a typed parameter; so a value goes by
+// LOAD DATA only where its text parses to what its parameter stores
+// (appendLoadValue), and a chunk holding another goes by statements. And
+// LOCAL implies IGNORE: a duplicate key skips the row, and a value the
+// server cannot store as given (too long, out of range) is stored as it
+// can, all with warnings, not errors. So each chunk loads after a
+// savepoint, and a chunk that loaded fewer rows than sent or raised a
+// warning above a note is rolled back to it and written again by
+// statements, which store GORM's rows or fail with GORM's error.
+//
+// Keys. Under innodb_autoinc_lock_mode 0 or 1 one LOAD DATA holds the
+// table's AUTO-INC lock to its end, so its rows' generated keys run from
+// LastInsertId in steps of auto_increment_increment, in row order, where
+// every row generates its key and every row was loaded.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	mysqldriver "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+)
+
+// mysqlLoad is what the server and the DSN say of LOAD DATA LOCAL.
+type mysqlLoad struct {
+	// refused is set where the server's local_infile is off, read at
+	// db.Use, or where it refused LOCAL since (see refused).
+	refused atomic.Bool
+	// lockMode is innodb_autoinc_lock_mode, -1 where it cannot be read.
+	lockMode int64
+	// charset is character_set_client: the data's CHARACTER SET, as
+	// statements' strings are read in it.
+	charset string
+	// loc is the DSN's loc, which the driver renders times in; truncates
+	// is set where the DSN's timeTruncate cuts them first.
+	loc       *time.Location
+	truncates bool
+}
+
+// discoverLoad reads what the server says of LOAD DATA LOCAL, or returns
+// nil where it is not MySQL or MariaDB itself (TiDB and Vitess take the
+// statement but are not proven here).
+func discoverLoad(ctx context.Context, db *gorm.DB) *mysqlLoad {
+	var (
+		version, charset string
+		local            int64
+		lockMode         sql.NullInt64
+	)
+	err := db.ConnPool.QueryRowContext(ctx, "SELECT version(), @@local_infile, @@innodb_autoinc_lock_mode, @@character_set_client").
+		Scan(&version, &local, &lockMode, &charset)
+	if err != nil || strings.Contains(version, "TiDB") || strings.Contains(version, "Vitess") {
+		return nil
+	}
+	l := &mysqlLoad{lockMode: -1, charset: charset, loc: time.UTC}
+	if lockMode.Valid {
+		l.lockMode = lockMode.Int64
+	}
+	if d, ok := db.Dialector.(*mysql.Dialector); ok && d.Config != nil && d.DSNConfig != nil {
+		if d.DSNConfig.Loc != nil {
+			l.loc = d.DSNConfig.Loc
+		}
+		l.truncates = strings.Contains(d.DSNConfig.FormatDSN(), "timeTruncate=")
+	}
+	l.refused.Store(local == 0)
+	return l
+}
+
+// loadMinRows is the fewest rows the automatic choice loads with LOAD
+// DATA: a load costs round trips a statement does not (the table's column
+// types, the savepoint, the warnings).
+const loadMinRows = 1000
+
+// loadRows is how many rows one LOAD DATA takes when BatchSize is 0: the
+// chunk is encoded in memory before it is sent.
+const loadRows = 100_000
+
+// loadPlan is how a call's rows go by LOAD DATA.
+type loadPlan struct {
+	query   string   // LOAD DATA … 'Reader::%s' …, for the reader's name
+	types   []string // each written column's DATA_TYPE
+	cols    insertColumns
+	given   []*schema.Field // database-default columns every row gives
+	key     *schema.Field   // the key LastInsertId gives the rows, or nil
+	step    int64
+	load    *mysqlLoad
+	display string
+}
+
+// planLoad returns how to load the statement's rows, or why LOAD DATA
+// cannot give GORM's result.
+func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*loadPlan, string) {
+	stmt := db.Statement
+	l := r.dialect.load
+	switch {
+	case l == nil:
+		return nil, "LOAD DATA needs MySQL or MariaDB"
+	case l.refused.Load():
+		return nil, "the server refuses LOAD DATA LOCAL (local_infile is OFF)"
+	case db.DryRun:
+		return nil, "DryRun shows statements, and LOAD DATA is none"
+	case !r.dialect.buildsAhead(stmt, stmt.ReflectValue):
+		return nil, "LOAD DATA takes slices of structs without ON CONFLICT"
+	case l.truncates:
+		return nil, "the DSN truncates times (timeTruncate) before it sends them"
+	}
+	if _, ok := stmt.ConnPool.(gorm.TxCommitter); !ok {
+		return nil, "LOAD DATA needs the call's transaction, for its savepoints"
+	}
+	if _, ok := stmt.Clauses["RETURNING"]; ok && !opts.SkipReturning {
+		return nil, "the statement names its own RETURNING columns"
+	}
+	table, ok := tableParts(stmt)
+	if !ok || len(table) > 2 {
+		return nil, "the table is an expression, not a name"
+	}
+	types, engine, err := tableTypes(stmt, table)
+	if err != nil {
+		return nil, fmt.Sprintf("the table's columns cannot be read: %v", err)
+	}
+	plan := &loadPlan{cols: newInsertColumns(stmt, now), step: r.dialect.autoIncrement, load: l}
+	var columns []string
+	add := func(f *schema.Field) string {
+		if why := sqlValued(f); why != "" {
+			return why
+		}
+		typ, ok := types[f.DBName]
+		if !ok {
+			return fmt.Sprintf("column %s is not in the table", f.DBName)
+		}
+		columns = append(columns, stmt.Quote(f.DBName))
+		plan.types = append(plan.types, typ)
+		return ""
+	}
+	for _, f := range plan.cols.fields {
+		if why := add(f); why != "" {
+			return nil, why
+		}
+	}
+	rows := stmt.ReflectValue
+	written := map[*schema.Field]bool{}
+	for _, f := range plan.cols.dbDefaults {
+		written[f] = true
+	}
+	// A LOAD DATA column is written for every row or none: a row cannot
+	// leave one to its default as an INSERT's DEFAULT does.
+	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
+		given, zero := 0, rows.Len()
+		if written[f] {
+			zero = len(zeroRows(stmt, f, rows))
+			given = rows.Len() - zero
+		}
+		readBack := f.Readable && !opts.SkipReturning && (hasReturning(stmt) || f == stmt.Schema.PrioritizedPrimaryField)
+		switch {
+		case zero == 0:
+			if why := add(f); why != "" {
+				return nil, why
+			}
+			plan.given = append(plan.given, f)
+		case given > 0:
+			return nil, fmt.Sprintf("column %s is given by some rows and left to its default by others", f.DBName)
+		case !readBack:
+		case f != stmt.Schema.PrioritizedPrimaryField || !f.AutoIncrement:
+			return nil, fmt.Sprintf("column %s takes a database default that only RETURNING can read back", f.DBName)
+		case engine != "InnoDB" || (l.lockMode != 0 && l.lockMode != 1):
+			return nil, fmt.Sprintf("the keys cannot be proven: LOAD DATA's keys run in one sequence only in InnoDB under innodb_autoinc_lock_mode 0 or 1 (the table is %s, the mode %d)", engine, l.lockMode)
+		default:
+			plan.key = f
+		}
+	}
+	quoted := stmt.Quote(strings.Join(table, "."))
+	plan.display = fmt.Sprintf("LOAD DATA LOCAL INFILE 'Reader::gormbulk' INTO TABLE %s (%s)", quoted, strings.Join(columns, ","))
+	// Every value but NULL is enclosed in quotes, a quote in it doubled,
+	// and nothing is escaped: the format then does not depend on
+	// NO_BACKSLASH_ESCAPES, and needs no escape for tabs, newlines or NUL.
+	plan.query = fmt.Sprintf("LOAD DATA LOCAL INFILE 'Reader::%%s' INTO TABLE %s CHARACTER SET %s FIELDS TERMINATED BY ',' ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY 0x0a (%s)",
+		quoted, l.charset, strings.Join(columns, ","))
+	return plan, ""
+}
+
+// tableTypes reads the DATA_TYPE of each column of the table (its name,
+// after its database where given), and its engine.
+func tableTypes(stmt *gorm.Statement, name []string) (map[string]string, string, error) {
+	schemaName, table := "", name[len(name)-1]
+	if len(name) == 2 {
+		schemaName = name[0]
+	}
+	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT c.COLUMN_NAME, c.DATA_TYPE, t.ENGINE
+		FROM information_schema.COLUMNS c JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+		WHERE c.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND c.TABLE_NAME = ?`, schemaName, table)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	types := map[string]string{}
+	var engine sql.NullString
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ, &engine); err != nil {
+			return nil, "", err
+		}
+		types[name] = strings.ToLower(typ)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if len(types) == 0 {
+		return nil, "", errors.New("no such table")
+	}
+	return types, engine.String, nil
+}
+
+// loadWriter writes chunks with LOAD DATA, and by statements those it
+// cannot load as GORM's INSERT would store them.
+type loadWriter struct {
+	r     *registration
+	db    *gorm.DB
+	opts  Options
+	now   time.Time
+	plan  *loadPlan
+	size  int
+	buf   []byte
+	stmts *statementWriter // for the chunks LOAD DATA cannot write
+	shown string           // the first LOAD DATA sent, see writer.go
+}
+
+func (r *registration) newLoadWriter(db *gorm.DB, plan *loadPlan, opts Options, now time.Time) *loadWriter {
+	consumeTrackTime(db.Statement)
+	w := &loadWriter{r: r, db: db, opts: opts, now: now, plan: plan, size: loadRows}
+	if opts.BatchSize > 0 {
+		w.size = opts.BatchSize
+	}
+	return w
+}
+
+func (w *loadWriter) chunkRows() int { return w.size }
+
+func (w *loadWriter) close() {
+	if w.stmts != nil {
+		w.stmts.close()
+	}
+}
+
+func (w *loadWriter) first() (string, []any) {
+	if w.shown == "" && w.stmts != nil {
+		return w.stmts.first()
+	}
+	return w.shown, nil
+}
+
+// loads numbers the readers registered with the driver, whose registry is
+// the process's.
+var loads atomic.Uint64
+
+// write loads the chunk, or writes it by statements where it cannot be
+// loaded with GORM's result.
+func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
+	stmt := w.db.Statement
+	buf, why := w.plan.encode(stmt, chunk, w.buf[:0])
+	w.buf = buf
+	if why != "" {
+		return w.byStatements(chunk, why)
+	}
+	pool := stmt.ConnPool
+	ctx := stmt.Context
+	if _, err := pool.ExecContext(ctx, "SAVEPOINT gormbulk_load"); err != nil {
+		return 0, err
+	}
+	name := fmt.Sprintf("gormbulk-%d", loads.Add(1))
+	mysqldriver.RegisterReaderHandler(name, func() io.Reader { return bytes.NewReader(buf) })
+	defer mysqldriver.DeregisterReaderHandler(name)
+
+	begin := time.Now()
+	result, err := pool.ExecContext(ctx, fmt.Sprintf(w.plan.query, name))
+	var loaded int64
+	if err == nil {
+		loaded, _ = result.RowsAffected()
+	}
+	w.db.Logger.Trace(ctx, begin, func() (string, int64) { return w.plan.display, loaded }, err)
+	if w.shown == "" {
+		w.shown = w.plan.display
+	}
+	if err == nil {
+		why, err = loadWarnings(ctx, pool, loaded, chunk.Len())
+	} else if refused(err) {
+		w.plan.load.refused.Store(true)
+		why, err = "the server refuses LOAD DATA LOCAL: "+err.Error(), nil
+	} else if ctx.Err() == nil {
+		// The statements give GORM's error for what the server refused.
+		why, err = "the server refused the load: "+err.Error(), nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if why != "" {
+		if _, err := pool.ExecContext(ctx, "ROLLBACK TO SAVEPOINT gormbulk_load"); err != nil {
+			return 0, err
+		}
+		return w.byStatements(chunk, why)
+	}
+	if w.plan.key != nil {
+		// The OK packet's insert id is 0 after LOAD DATA; the session's
+		// LAST_INSERT_ID() is its first key.
+		var firstKey int64
+		if err := pool.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&firstKey); err != nil {
+			return 0, err
+		}
+		step := w.plan.step
+		if err := setKeys(stmt, w.plan.key, chunk, func(i int) int64 { return firstKey + int64(i)*step }); err != nil {
+			return 0, err
+		}
+	}
+	return loaded, nil
+}
+
+// byStatements writes the chunk by the statement path, and says why at
+// Info, once per table and reason.
+func (w *loadWriter) byStatements(chunk reflect.Value, why string) (int64, error) {
+	w.r.reasons.stepAside(w.db, "LOAD DATA", "statements", why)
+	if w.stmts == nil {
+		w.stmts = w.r.newStatementWriter(w.db, w.opts, w.now)
+	}
+	return writeChunks(w.db.Statement, chunk, w.stmts, nil, nil)
+}
+
+// refused reports whether the server refused LOCAL: older servers' 1148,
+// MySQL 8's 3948, MariaDB 10.11's 4166.
+func refused(err error) bool {
+	var myErr *mysqldriver.MySQLError
+	return errors.As(err, &myErr) && (myErr.Number == 1148 || myErr.Number == 3948 || myErr.Number == 4166)
+}
+
+// loadWarnings says why a load that took loaded of n rows did not store
+// GORM's rows, or "": rows skipped (a duplicate key), or a warning above a
+// note (a value stored otherwise than given).
+func loadWarnings(ctx context.Context, pool gorm.ConnPool, loaded int64, n int) (string, error) {
+	if loaded != int64(n) {
+		return fmt.Sprintf("the server loaded %d of %d rows (LOCAL skips duplicates)", loaded, n), nil
+	}
+	rows, err := pool.QueryContext(ctx, "SHOW WARNINGS")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var level, message string
+		var code int64
+		if err := rows.Scan(&level, &code, &message); err != nil {
+			return "", err
+		}
+		if level != "Note" {
+			return fmt.Sprintf("the server stored a value otherwise than given (%s %d: %s)", level, code, message), nil
+		}
+	}
+	return "", rows.Err()
+}
+
+// encode appends the chunk's rows to buf as LOAD DATA reads them, with
+// GORM's defaults applied to the rows, or says why a value cannot go.
+func (plan *loadPlan) encode(stmt *gorm.Statement, chunk reflect.Value, buf []byte) ([]byte, string) {
+	row := make([]any, len(plan.cols.fields)+len(plan.given))
+	for i := 0; i < chunk.Len(); i++ {
+		rv := reflect.Indirect(chunk.Index(i))
+		plan.cols.values(stmt, rv, row)
+		offset := len(plan.cols.fields)
+		for k, f := range plan.given {
+			row[offset+k], _ = f.ValueOf(stmt.Context, rv)
+		}
+		if stmt.Error != nil {
+			return buf, ""
+		}
+		for j, v := range row {
+			if j > 0 {
+				buf = append(buf, ',')
+			}
+			var ok bool
+			if buf, ok = plan.appendValue(buf, v, plan.types[j]); !ok {
+				return buf, fmt.Sprintf("row %d's %T for a %s column goes as a parameter the server does not read as it reads text", i, v, plan.types[j])
+			}
+		}
+		buf = append(buf, '\n')
+	}
+	return buf, ""
+}
+
+// Column types a value's text is read into as its parameter is: strings
+// and times go as text parameters, so any; integers and booleans as
+// integers, read as their digits into numbers and strings (not into ENUM,
+// SET, BIT or dates, where a number means something else); floats as
+// doubles, read as their shortest digits into DOUBLE and FLOAT only (a
+// double into DECIMAL converts otherwise than its digits).
+var (
+	integerColumns = map[string]bool{"tinyint": true, "smallint": true, "mediumint": true, "int": true, "bigint": true,
+		"decimal": true, "float": true, "double": true, "char": true, "varchar": true, "tinytext": true, "text": true, "mediumtext": true, "longtext": true}
+	floatColumns = map[string]bool{"float": true, "double": true}
+)
+
+// appendValue appends v as LOAD DATA reads it into a column of type typ,
+// or reports false where its text would not store what its parameter
+// stores. v is first made what the driver sends: a Valuer's value,
+// pointers followed, integers widened.
+func (plan *loadPlan) appendValue(buf []byte, v any, typ string) ([]byte, bool) {
+	v, ok := driverValue(v)
+	if !ok {
+		return buf, false
+	}
+	switch v := v.(type) {
+	case nil:
+		return append(buf, "NULL"...), true
+	case string:
+		return appendEnclosed(buf, v), true
+	case []byte:
+		if v == nil {
+			return append(buf, "NULL"...), true
+		}
+		return appendEnclosed(buf, string(v)), true
+	case int64:
+		return appendEnclosed(buf, strconv.FormatInt(v, 10)), integerColumns[typ]
+	case uint64:
+		return appendEnclosed(buf, strconv.FormatUint(v, 10)), integerColumns[typ]
+	case bool:
+		digit := "0"
+		if v {
+			digit = "1"
+		}
+		return appendEnclosed(buf, digit), integerColumns[typ]
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return buf, false
+		}
+		return appendEnclosed(buf, strconv.FormatFloat(v, 'g', -1, 64)), floatColumns[typ]
+	case time.Time:
+		if v.IsZero() {
+			return appendEnclosed(buf, "0000-00-00"), true
+		}
+		text, ok := mysqlDateTime(v.In(plan.load.loc))
+		return appendEnclosed(buf, text), ok
+	}
+	return buf, false
+}
+
+// appendEnclosed appends s in quotes, each quote in it doubled.
+func appendEnclosed(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			break
+		}
+		buf = append(buf, s[:i+1]...)
+		buf = append(buf, '"')
+		s = s[i+1:]
+	}
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
+// driverValue returns what go-sql-driver sends for v: a Valuer's value,
+// a pointer's element or nil, integers as int64 or uint64, floats as
+// float64; false for what it would refuse or this file does not know.
+func driverValue(v any) (any, bool) {
+	for range 8 {
+		switch x := v.(type) {
+		case nil, string, []byte, int64, uint64, bool, float64, time.Time:
+			return v, true
+		case driver.Valuer:
+			if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+				return nil, true
+			}
+			var err error
+			if v, err = x.Value(); err != nil {
+				return nil, false
+			}
+			continue
+		}
+		rv := reflect.ValueOf(v)
+		switch rv.Kind() {
+		case reflect.Pointer:
+			if rv.IsNil() {
+				return nil, true
+			}
+			v = rv.Elem().Interface()
+			continue
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return rv.Int(), true
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return rv.Uint(), true
+		case reflect.Float32, reflect.Float64:
+			return rv.Float(), true
+		case reflect.Bool:
+			return rv.Bool(), true
+		case reflect.String:
+			return rv.String(), true
+		case reflect.Slice:
+			if rv.Type().Elem().Kind() == reflect.Uint8 {
+				return rv.Bytes(), true
+			}
+		}
+		return nil, false
+	}
+	return nil, false
+}
+
+// mysqlDateTime renders t as go-sql-driver sends a time: the date, then
+// the clock where it is not midnight, then the nanoseconds without their
+// trailing zeros; false outside the years 1 to 9999, which it refuses.
+func mysqlDateTime(t time.Time) (string, bool) {
+	if t.Year() < 1 || t.Year() > 9999 {
+		return "", false
+	}
+	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 {
+		return t.Format("2006-01-02"), true
+	}
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02 15:04:05"), true
+	}
+	return strings.TrimRight(t.Format("2006-01-02 15:04:05.000000000"), "0"), true
+}

@@ -1,0 +1,250 @@
+package bulk_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/gormbulk/bulk"
+)
+
+// onMySQL runs fn on MySQL/MariaDB, with and without RETURNING.
+func onMySQL(t *testing.T, fn func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB)) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if !strings.HasPrefix(dialect, "mysql") {
+			t.Skip("MySQL/MariaDB only")
+		}
+		fn(t, dialect, open)
+	})
+}
+
+// sameModuloKeys compares what a load left with what GORM left, allowing
+// the auto-increment gaps InnoDB leaves where chunks are reserved apart
+// (the guide's exception): the tables but for their keys, the structs but
+// for theirs, and every struct's key its own row's.
+func sameModuloKeys(t *testing.T, plain *gorm.DB, got, want []ParityBasic, wantTable []map[string]any) {
+	t.Helper()
+	gotTable := tableRows(t, plain, "parity_basics")
+	if len(gotTable) != len(wantTable) {
+		t.Fatalf("%d rows, GORM %d", len(gotTable), len(wantTable))
+	}
+	keys := map[string]any{}
+	for i := range gotTable {
+		keys[gotTable[i]["name"].(string)] = gotTable[i]["id"]
+		g, w := maps(gotTable[i]), maps(wantTable[i])
+		delete(g, "id")
+		delete(w, "id")
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("row %d differs:\n got %v\nwant %v", i, g, w)
+		}
+	}
+	for i := range got {
+		if fmt.Sprint(got[i].ID) != fmt.Sprint(keys[got[i].Name]) {
+			t.Fatalf("struct %d holds key %d, its row's is %v", i, got[i].ID, keys[got[i].Name])
+		}
+		g, w := got[i], want[i]
+		g.ID, w.ID = 0, 0
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("struct %d differs:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+}
+
+func maps(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// loads counts the LOAD DATA statements a logger saw.
+func loads(c *statementCounter) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, s := range c.sql {
+		if strings.HasPrefix(s, "LOAD DATA") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLoadData loads rows with LOAD DATA, forced and chosen by Auto, from
+// values and pointers, and compares with GORM's INSERT: the same rows, the
+// structs GORM leaves, every key its own row's.
+func TestLoadData(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		counter := &statementCounter{Interface: logger.Discard}
+		plain := open(t)
+		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
+		auto := withPlugin(t, open(t, &gorm.Config{Logger: counter}), bulk.Config{Auto: true})
+		const n = 2500
+		recreate(t, plain, &ParityBasic{})
+		want := parityBasicRows(n)
+		if err := plain.Create(&want).Error; err != nil {
+			t.Fatal(err)
+		}
+		wantTable := tableRows(t, plain, "parity_basics")
+		for _, c := range []struct {
+			name    string
+			db      *gorm.DB
+			loads   int
+			pointer bool
+		}{
+			{"forced", db.Clauses(bulk.Options{Method: bulk.LoadData, BatchSize: 1000}), 3, false},
+			{"forced pointers", db.Clauses(bulk.Options{Method: bulk.LoadData, BatchSize: 1000}), 3, true},
+			{"auto", auto, 1, false},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				recreate(t, plain, &ParityBasic{})
+				before := loads(counter)
+				got := parityBasicRows(n)
+				var res *gorm.DB
+				if c.pointer {
+					ptrs := pointers(got)
+					res = c.db.Create(&ptrs)
+				} else {
+					res = c.db.Create(&got)
+				}
+				if res.Error != nil || res.RowsAffected != n {
+					t.Fatalf("%v, %d rows", res.Error, res.RowsAffected)
+				}
+				if used := loads(counter) - before; used != c.loads {
+					t.Errorf("%d LOAD DATA statements, want %d", used, c.loads)
+				}
+				sameModuloKeys(t, plain, got, want, wantTable)
+			})
+		}
+	})
+}
+
+// TestLoadDataFallsBack loads chunks the server would store otherwise than
+// GORM's INSERT (LOCAL skips a duplicate; a non-strict sql_mode stores a
+// too-long string cut, with a warning): each such chunk is rolled back to
+// its savepoint and written by statements, so the result is GORM's: its
+// error naming the rows, or its rows.
+func TestLoadDataFallsBack(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain, db := open(t), withPlugin(t, open(t))
+		forced := db.Clauses(bulk.Options{Method: bulk.LoadData, BatchSize: 500})
+
+		recreate(t, plain, &ParityBasic{})
+		rows := parityBasicRows(1500)
+		rows[730].Email = rows[100].Email
+		err := forced.Create(&rows).Error
+		var ce *bulk.ChunkError
+		var myErr *mysql.MySQLError
+		if !errors.As(err, &ce) || ce.First > 730 || ce.Last < 730 || !errors.As(err, &myErr) || myErr.Number != 1062 {
+			t.Errorf("duplicate: %v, want GORM's 1062 naming row 730", err)
+		}
+		if n := count(t, plain, "parity_basics"); n != 0 {
+			t.Errorf("duplicate: %d rows written", n)
+		}
+
+		for _, mode := range []string{"strict", "non-strict"} {
+			t.Run(mode, func(t *testing.T) {
+				session := func(db *gorm.DB) *gorm.DB {
+					tx := db.Session(&gorm.Session{})
+					if mode == "non-strict" {
+						// One connection, so that the session's sql_mode holds.
+						sqlDB, _ := db.DB()
+						sqlDB.SetMaxOpenConns(1)
+						tx.Exec("SET SESSION sql_mode = ''")
+					}
+					return tx
+				}
+				p, d := session(open(t)), session(withPlugin(t, open(t)))
+				recreate(t, p, &ParityBasic{})
+				want := parityBasicRows(1500)
+				want[1200].Email = strings.Repeat("x", 300) // over size:191
+				wantErr := p.Create(&want).Error
+				wantTable := tableRows(t, p, "parity_basics")
+				recreate(t, p, &ParityBasic{})
+				got := parityBasicRows(1500)
+				got[1200].Email = want[1200].Email
+				gotErr := d.Clauses(bulk.Options{Method: bulk.LoadData, BatchSize: 500}).Create(&got).Error
+				if (gotErr == nil) != (wantErr == nil) {
+					t.Fatalf("error %v, GORM's %v", gotErr, wantErr)
+				}
+				if wantErr == nil {
+					sameModuloKeys(t, p, got, want, wantTable)
+				} else if n := count(t, p, "parity_basics"); n != 0 {
+					t.Errorf("%d rows written after %v", n, gotErr)
+				}
+			})
+		}
+	})
+}
+
+// TestLoadDataRefused turns local_infile off on the server, as MySQL 8
+// ships: a DB registered before it loads by statements once refused, and
+// says so; one registered after steps aside from the start, and a forced
+// LOAD DATA is ErrMethodUnavailable.
+func TestLoadDataRefused(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain := open(t)
+		before := withPlugin(t, open(t))
+		var was int
+		if err := plain.Raw("SELECT @@GLOBAL.local_infile").Scan(&was).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := plain.Exec("SET GLOBAL local_infile = 0").Error; err != nil {
+			t.Skip("cannot set local_infile:", err)
+		}
+		t.Cleanup(func() { plain.Exec(fmt.Sprintf("SET GLOBAL local_infile = %d", was)) })
+		// The server decides on LOCAL when a connection opens: new ones.
+		if sqlDB, err := before.DB(); err == nil {
+			sqlDB.SetMaxIdleConns(0)
+		}
+		after := withPlugin(t, open(t))
+		forced := bulk.Options{Method: bulk.LoadData}
+
+		recreate(t, plain, &ParityBasic{})
+		rows := parityBasicRows(1200)
+		if err := before.Clauses(forced).Create(&rows).Error; err != nil || count(t, plain, "parity_basics") != 1200 {
+			t.Errorf("registered before: %v, %d rows", err, count(t, plain, "parity_basics"))
+		}
+		rows = parityBasicRows(1200)
+		for i := range rows {
+			rows[i].Email = "again-" + rows[i].Email
+		}
+		if err := before.Clauses(forced).Create(&rows).Error; !errors.Is(err, bulk.ErrMethodUnavailable) {
+			t.Errorf("registered before, refused since: %v, want ErrMethodUnavailable", err)
+		}
+		rows = parityBasicRows(1200)
+		if err := after.Clauses(forced).Create(&rows).Error; !errors.Is(err, bulk.ErrMethodUnavailable) {
+			t.Errorf("registered after: %v, want ErrMethodUnavailable", err)
+		}
+		recreate(t, plain, &ParityBasic{})
+		if err := after.Clauses(bulk.Options{}).Create(&rows).Error; err != nil || count(t, plain, "parity_basics") != 1200 {
+			t.Errorf("registered after, automatic: %v", err)
+		}
+	})
+}
+
+// TestLoadDataLockMode takes innodb_autoinc_lock_mode 2 (MySQL 8's
+// default), under which one LOAD DATA's keys need not run in one
+// sequence: reading keys back, LOAD DATA steps aside; without, it loads.
+func TestLoadDataLockMode(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain, db := open(t), withPlugin(t, open(t))
+		bulk.SetAutoincLockMode(db, 2)
+		recreate(t, plain, &ParityBasic{})
+		rows := parityBasicRows(1200)
+		err := db.Clauses(bulk.Options{Method: bulk.LoadData}).Create(&rows).Error
+		if !errors.Is(err, bulk.ErrMethodUnavailable) || !strings.Contains(err.Error(), "innodb_autoinc_lock_mode") {
+			t.Errorf("keys read back: %v, want ErrMethodUnavailable naming the lock mode", err)
+		}
+		if err := db.Clauses(bulk.Options{Method: bulk.LoadData, SkipReturning: true}).Create(&rows).Error; err != nil || count(t, plain, "parity_basics") != 1200 {
+			t.Errorf("SkipReturning: %v", err)
+		}
+	})
+}
