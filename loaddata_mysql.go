@@ -21,7 +21,7 @@ package bulk
 // every row generates its key and every row was loaded.
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -104,6 +104,9 @@ type loadPlan struct {
 	step    int64
 	load    *mysqlLoad
 	display string
+
+	lastTime time.Time // the time lastText renders
+	lastText []byte
 }
 
 // planLoad returns how to load the statement's rows, or why LOAD DATA
@@ -238,7 +241,6 @@ type loadWriter struct {
 	now   time.Time
 	plan  *loadPlan
 	size  int
-	buf   []byte
 	stmts *statementWriter // for the chunks LOAD DATA cannot write
 	shown string           // the first LOAD DATA sent, see writer.go
 }
@@ -272,25 +274,37 @@ func (w *loadWriter) first() (string, []any) {
 var loads atomic.Uint64
 
 // write loads the chunk, or writes it by statements where it cannot be
-// loaded with GORM's result.
+// loaded with GORM's result. The rows are encoded as the driver reads
+// them, so that encoding overlaps with the server's work; a value that
+// cannot go as text ends the data early, and the chunk goes back to its
+// savepoint.
 func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
 	stmt := w.db.Statement
-	buf, why := w.plan.encode(stmt, chunk, w.buf[:0])
-	w.buf = buf
-	if why != "" {
-		return w.byStatements(chunk, why)
-	}
 	pool := stmt.ConnPool
 	ctx := stmt.Context
 	if _, err := pool.ExecContext(ctx, "SAVEPOINT gormbulk_load"); err != nil {
 		return 0, err
 	}
+	pr, pw := io.Pipe()
+	var why string
+	encoded := make(chan struct{})
+	go func() {
+		defer close(encoded)
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		why = w.plan.encode(stmt, chunk, bw)
+		if why != "" {
+			pw.CloseWithError(errUnloadable)
+			return
+		}
+		pw.CloseWithError(bw.Flush())
+	}()
 	name := fmt.Sprintf("gormbulk-%d", loads.Add(1))
-	mysqldriver.RegisterReaderHandler(name, func() io.Reader { return bytes.NewReader(buf) })
-	defer mysqldriver.DeregisterReaderHandler(name)
-
+	mysqldriver.RegisterReaderHandler(name, func() io.Reader { return pr })
 	begin := time.Now()
 	result, err := pool.ExecContext(ctx, fmt.Sprintf(w.plan.query, name))
+	mysqldriver.DeregisterReaderHandler(name)
+	pr.Close() // the encoder stops where the server stopped reading
+	<-encoded
 	var loaded int64
 	if err == nil {
 		loaded, _ = result.RowsAffected()
@@ -299,12 +313,15 @@ func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
 	if w.shown == "" {
 		w.shown = w.plan.display
 	}
-	if err == nil {
+	switch {
+	case why != "" || stmt.Error != nil:
+		err = stmt.Error
+	case err == nil:
 		why, err = loadWarnings(ctx, pool, loaded, chunk.Len())
-	} else if refused(err) {
+	case refused(err):
 		w.plan.load.refused.Store(true)
 		why, err = "the server refuses LOAD DATA LOCAL: "+err.Error(), nil
-	} else if ctx.Err() == nil {
+	case ctx.Err() == nil:
 		// The statements give GORM's error for what the server refused.
 		why, err = "the server refused the load: "+err.Error(), nil
 	}
@@ -331,6 +348,9 @@ func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
 	}
 	return loaded, nil
 }
+
+// errUnloadable ends a load's data where a value cannot go as text.
+var errUnloadable = errors.New("gormbulk: a value cannot be loaded as text")
 
 // byStatements writes the chunk by the statement path, and says why at
 // Info, once per table and reason.
@@ -374,10 +394,11 @@ func loadWarnings(ctx context.Context, pool gorm.ConnPool, loaded int64, n int) 
 	return "", rows.Err()
 }
 
-// encode appends the chunk's rows to buf as LOAD DATA reads them, with
+// encode writes the chunk's rows to out as LOAD DATA reads them, with
 // GORM's defaults applied to the rows, or says why a value cannot go.
-func (plan *loadPlan) encode(stmt *gorm.Statement, chunk reflect.Value, buf []byte) ([]byte, string) {
+func (plan *loadPlan) encode(stmt *gorm.Statement, chunk reflect.Value, out *bufio.Writer) string {
 	row := make([]any, len(plan.cols.fields)+len(plan.given))
+	var line []byte
 	for i := 0; i < chunk.Len(); i++ {
 		rv := reflect.Indirect(chunk.Index(i))
 		plan.cols.values(stmt, rv, row)
@@ -386,20 +407,24 @@ func (plan *loadPlan) encode(stmt *gorm.Statement, chunk reflect.Value, buf []by
 			row[offset+k], _ = f.ValueOf(stmt.Context, rv)
 		}
 		if stmt.Error != nil {
-			return buf, ""
+			return "a value failed"
 		}
+		line = line[:0]
 		for j, v := range row {
 			if j > 0 {
-				buf = append(buf, ',')
+				line = append(line, ',')
 			}
 			var ok bool
-			if buf, ok = plan.appendValue(buf, v, plan.types[j]); !ok {
-				return buf, fmt.Sprintf("row %d's %T for a %s column goes as a parameter the server does not read as it reads text", i, v, plan.types[j])
+			if line, ok = plan.appendValue(line, v, plan.types[j]); !ok {
+				return fmt.Sprintf("row %d's %T for a %s column goes as a parameter the server does not read as it reads text", i, v, plan.types[j])
 			}
 		}
-		buf = append(buf, '\n')
+		line = append(line, '\n')
+		if _, err := out.Write(line); err != nil {
+			return "" // the server stopped reading: the load's error says why
+		}
 	}
-	return buf, ""
+	return ""
 }
 
 // Column types a value's text is read into as its parameter is: strings
@@ -452,8 +477,17 @@ func (plan *loadPlan) appendValue(buf []byte, v any, typ string) ([]byte, bool) 
 		if v.IsZero() {
 			return appendEnclosed(buf, "0000-00-00"), true
 		}
-		text, ok := mysqlDateTime(v.In(plan.load.loc))
-		return appendEnclosed(buf, text), ok
+		// A call's timestamps are mostly one time: render it once.
+		if v != plan.lastTime || plan.lastText == nil {
+			var ok bool
+			if plan.lastText, ok = appendDateTime(plan.lastText[:0], v.In(plan.load.loc)); !ok {
+				return buf, false
+			}
+			plan.lastTime = v
+		}
+		buf = append(buf, '"')
+		buf = append(buf, plan.lastText...)
+		return append(buf, '"'), true
 	}
 	return buf, false
 }
@@ -520,18 +554,33 @@ func driverValue(v any) (any, bool) {
 	return nil, false
 }
 
-// mysqlDateTime renders t as go-sql-driver sends a time: the date, then
+// appendDateTime appends t as go-sql-driver sends a time: the date, then
 // the clock where it is not midnight, then the nanoseconds without their
 // trailing zeros; false outside the years 1 to 9999, which it refuses.
-func mysqlDateTime(t time.Time) (string, bool) {
-	if t.Year() < 1 || t.Year() > 9999 {
-		return "", false
+func appendDateTime(buf []byte, t time.Time) ([]byte, bool) {
+	year, month, day := t.Date()
+	if year < 1 || year > 9999 {
+		return buf, false
 	}
-	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 {
-		return t.Format("2006-01-02"), true
+	two := func(buf []byte, n int) []byte { return append(buf, byte('0'+n/10), byte('0'+n%10)) }
+	buf = two(two(buf, year/100), year%100)
+	buf = two(append(buf, '-'), int(month))
+	buf = two(append(buf, '-'), day)
+	hour, minute, sec := t.Clock()
+	nsec := t.Nanosecond()
+	if hour == 0 && minute == 0 && sec == 0 && nsec == 0 {
+		return buf, true
 	}
-	if t.Nanosecond() == 0 {
-		return t.Format("2006-01-02 15:04:05"), true
+	buf = two(append(buf, ' '), hour)
+	buf = two(append(buf, ':'), minute)
+	buf = two(append(buf, ':'), sec)
+	if nsec == 0 {
+		return buf, true
 	}
-	return strings.TrimRight(t.Format("2006-01-02 15:04:05.000000000"), "0"), true
+	buf = append(buf, '.')
+	for div := 100_000_000; div > 0 && nsec > 0; div /= 10 {
+		buf = append(buf, byte('0'+nsec/div))
+		nsec %= div
+	}
+	return buf, true
 }
