@@ -3,6 +3,7 @@ package bulk_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -245,6 +246,32 @@ func TestLoadDataLockMode(t *testing.T) {
 		}
 		if err := db.Clauses(bulk.Options{Method: bulk.LoadData, SkipReturning: true}).Create(&rows).Error; err != nil || count(t, plain, "parity_basics") != 1200 {
 			t.Errorf("SkipReturning: %v", err)
+		}
+	})
+}
+
+// TestLoadDataStopsMidChunk has a value that cannot go as text (NaN) at row
+// 700 of a chunk of 1,000: the data ends there, the server keeps the rows
+// it got, and the chunk goes back to its savepoint and to statements: the
+// result is GORM's, error and all, and nothing stays written.
+func TestLoadDataStopsMidChunk(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain, db := open(t), withPlugin(t, open(t))
+		recreate(t, plain, &ParityBasic{})
+		want := parityBasicRows(1000)
+		want[700].Score = math.NaN()
+		wantErr := plain.Create(&want).Error
+		got := parityBasicRows(1000)
+		got[700].Score = math.NaN()
+		gotErr := db.Clauses(bulk.Options{Method: bulk.LoadData}).Create(&got).Error
+		var wantMy, gotMy *mysql.MySQLError
+		var ce *bulk.ChunkError
+		if !errors.As(wantErr, &wantMy) || !errors.As(gotErr, &gotMy) || gotMy.Number != wantMy.Number ||
+			!errors.As(gotErr, &ce) || ce.First > 700 || ce.Last < 700 {
+			t.Errorf("error %v, want GORM's %v naming row 700", gotErr, wantErr)
+		}
+		if n := count(t, plain, "parity_basics"); n != 0 {
+			t.Errorf("%d rows written", n)
 		}
 	})
 }
