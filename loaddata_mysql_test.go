@@ -275,3 +275,78 @@ func TestLoadDataStopsMidChunk(t *testing.T) {
 		}
 	})
 }
+
+// LoadText holds the strings whose bytes LOAD DATA's format must carry.
+type LoadText struct {
+	ID   uint
+	S    string
+	B    []byte
+	Note *string
+}
+
+// TestLoadDataText loads strings and bytes LOAD DATA's format could take
+// for its own (quotes, commas, backslashes, tabs, newlines, NUL, the word
+// NULL, empty against NULL) and Unicode, with and without
+// NO_BACKSLASH_ESCAPES: the table and structs are GORM's.
+func TestLoadDataText(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		texts := []string{"", `"`, `""`, `a"b`, `",`, "a,b", `\`, `\N`, `a\"b`, "\t", "\n", "\r\n", "x\x00y", "NULL", `"NULL"`, "ünï😀", "end\"\n"}
+		rows := func() []LoadText {
+			var out []LoadText
+			for i := 0; i < 1200; i++ {
+				s := texts[i%len(texts)]
+				r := LoadText{S: s, B: []byte(s)}
+				if i%3 == 0 {
+					r.Note = &texts[(i/3)%len(texts)]
+				}
+				if i%5 == 0 {
+					r.B = nil
+				}
+				out = append(out, r)
+			}
+			return out
+		}
+		for _, mode := range []string{"", "NO_BACKSLASH_ESCAPES"} {
+			t.Run(fmt.Sprintf("sql_mode=%q", mode), func(t *testing.T) {
+				session := func(db *gorm.DB) *gorm.DB {
+					sqlDB, _ := db.DB()
+					sqlDB.SetMaxOpenConns(1)
+					tx := db.Session(&gorm.Session{})
+					tx.Exec("SET SESSION sql_mode = CONCAT(@@sql_mode, ?)", map[bool]string{true: "," + mode, false: ""}[mode != ""])
+					return tx
+				}
+				counter := &statementCounter{Interface: logger.Discard}
+				plain, db := session(open(t)), session(withPlugin(t, open(t, &gorm.Config{Logger: counter})))
+				recreate(t, plain, &LoadText{})
+				want := rows()
+				if err := plain.Create(&want).Error; err != nil {
+					t.Fatal(err)
+				}
+				wantTable := tableRows(t, plain, "load_texts")
+				recreate(t, plain, &LoadText{})
+				got := rows()
+				if err := db.Clauses(bulk.Options{Method: bulk.LoadData}).Create(&got).Error; err != nil {
+					t.Fatal(err)
+				}
+				if gotTable := tableRows(t, plain, "load_texts"); !reflect.DeepEqual(gotTable, wantTable) {
+					for i := range gotTable {
+						if !reflect.DeepEqual(gotTable[i], wantTable[i]) {
+							t.Fatalf("row %d: %q\nwant %q", i, gotTable[i], wantTable[i])
+						}
+					}
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Error("structs differ from GORM's")
+				}
+				for _, info := range counter.info {
+					if strings.Contains(info, "gormbulk") {
+						t.Errorf("stepped aside: %s", info)
+					}
+				}
+				if loads(counter) != 1 {
+					t.Errorf("%d loads, want 1", loads(counter))
+				}
+			})
+		}
+	})
+}
