@@ -177,6 +177,10 @@ func (r *registration) rowsPerStatement(stmt *gorm.Statement, opts Options) int 
 	switch {
 	case opts.BatchSize > 0:
 		n = opts.BatchSize
+	case r.dialect.postgres && updatesOnConflict(stmt):
+		// Two rows of the statement updating one row fail it on
+		// PostgreSQL; of two statements, the second updates the first's
+		// row. So rows GORM writes in one statement go in one.
 	case r.dialect.targetParams > 0:
 		n = max(1, r.dialect.targetParams/params)
 	}
@@ -468,4 +472,11 @@ func (w *statementWriter) scanOn(tx *gorm.DB, n int) (int64, error) {
 	stmt.ReflectValue = chunk
 	w.scanFrom += int(tx.RowsAffected)
 	return tx.RowsAffected, rows.Close()
+}
+
+// updatesOnConflict reports whether the statement updates the rows it
+// conflicts with (ON CONFLICT DO UPDATE, GORM's UpdateAll).
+func updatesOnConflict(stmt *gorm.Statement) bool {
+	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	return ok && !c.DoNothing
 }
