@@ -82,7 +82,7 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 		return nil, "COPY needs PostgreSQL through pgx's database/sql driver"
 	case db.DryRun:
 		return nil, "DryRun shows statements, and COPY is none"
-	case !r.dialect.buildsAhead(stmt, stmt.ReflectValue):
+	case !r.dialect.buildsAhead(stmt, stmt.ReflectValue) || hasOnConflict(stmt):
 		return nil, "COPY takes slices of structs without ON CONFLICT"
 	}
 	if _, ok := pinned(stmt.ConnPool); !ok {

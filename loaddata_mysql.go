@@ -121,7 +121,7 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 		return nil, "the server refuses LOAD DATA LOCAL (local_infile is OFF)"
 	case db.DryRun:
 		return nil, "DryRun shows statements, and LOAD DATA is none"
-	case !r.dialect.buildsAhead(stmt, stmt.ReflectValue):
+	case !r.dialect.buildsAhead(stmt, stmt.ReflectValue) || hasOnConflict(stmt):
 		return nil, "LOAD DATA takes slices of structs without ON CONFLICT"
 	case l.truncates:
 		return nil, "the DSN truncates times (timeTruncate) before it sends them"

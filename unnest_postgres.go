@@ -125,6 +125,10 @@ func buildUnnest(stmt *gorm.Statement, columns []clause.Column, arrays []any, wa
 	// the SELECT gives them: made explicit rather than left to unnest's
 	// scan (see keys.go).
 	stmt.WriteString("n) ORDER BY u.n")
+	if _, ok := stmt.Clauses["ON CONFLICT"]; ok {
+		stmt.WriteByte(' ')
+		stmt.Build("ON CONFLICT")
+	}
 	if _, ok := stmt.Clauses["RETURNING"]; ok {
 		stmt.WriteByte(' ')
 		stmt.Build("RETURNING")

@@ -18,13 +18,10 @@ import (
 
 // buildsAhead reports whether the chunk's INSERT can be built here, ahead
 // of the create handler: GORM's own handler executes SQL it finds already
-// built (SQL Server's handler would lose its OUTPUT read-back), and upserts
-// and maps keep GORM's conversion, which also rewrites ON CONFLICT.
+// built (SQL Server's handler would lose its OUTPUT read-back), and maps
+// keep GORM's conversion.
 func (l dialect) buildsAhead(stmt *gorm.Statement, rows reflect.Value) bool {
 	if !l.gormCreate || stmt.Schema == nil {
-		return false
-	}
-	if _, upsert := stmt.Clauses["ON CONFLICT"]; upsert {
 		return false
 	}
 	elem := rows.Type().Elem()
@@ -252,7 +249,8 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 		padding: newMapPadding(stmt, rows),
 	}
 	catalog := !db.DryRun && rows.Len() >= catalogMinRows
-	if catalog && r.dialect.rowid && !opts.SkipReturning {
+	// Rowids count the rows an INSERT wrote, which an upsert does not.
+	if catalog && r.dialect.rowid && !opts.SkipReturning && !hasOnConflict(stmt) {
 		w.rowid = r.sqliteCatalog.rowidKey(db)
 	}
 	// Keys drawn ahead need the pgx connection, as COPY does.
@@ -264,6 +262,11 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	if catalog && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
 		if info := r.catalog.table(db); info != nil {
 			w.types, w.params = info.columns, newPgParams(typeMap(stmt.ConnPool))
+			if opts.BatchSize == 0 && updatesOnConflict(stmt) {
+				// Arrays hold any number of rows in one statement, and an
+				// upsert that updates is one statement (rowsPerStatement).
+				w.size = rows.Len()
+			}
 		}
 	}
 	return w
@@ -308,20 +311,9 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		values   clause.Values
 		ownBuild = conn.dialect.buildsAhead(stmt, chunk) // the INSERT is built here
 	)
-	if ownBuild {
-		values = createValues(stmt, stmt.ReflectValue, w.now)
-	}
-	// Where rowids are the keys, a chunk that leaves every key to the
-	// database (its values have no key column) takes them from
-	// LastInsertId, and one that gives every key needs none read back.
-	var rowid, keysGiven bool
-	if ownBuild && w.rowid != nil {
-		rowid = !hasColumn(values, w.rowid.DBName)
-		keysGiven = !rowid && len(zeroRows(stmt, w.rowid, stmt.ReflectValue)) == 0
-	}
-
 	// Where ON CONFLICT may skip rows, a chunk whose rows all leave the key
-	// to the database gets its keys drawn ahead, and only the rows
+	// to the database gets its keys drawn ahead, before its values are
+	// taken, and only the rows
 	// RETURNING hands back keep theirs (keys.go).
 	var drawn []int64
 	if w.ahead != nil && len(zeroRows(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue)) == chunk.Len() {
@@ -336,6 +328,19 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		}
 	}
 
+	if ownBuild {
+		values = createValues(stmt, stmt.ReflectValue, w.now)
+		updateAll(stmt, values, w.now)
+	}
+	// Where rowids are the keys, a chunk that leaves every key to the
+	// database (its values have no key column) takes them from
+	// LastInsertId, and one that gives every key needs none read back.
+	var rowid, keysGiven bool
+	if ownBuild && w.rowid != nil {
+		rowid = !hasColumn(values, w.rowid.DBName)
+		keysGiven = !rowid && len(zeroRows(stmt, w.rowid, stmt.ReflectValue)) == 0
+	}
+
 	// Without read-back through the handler, it only builds the SQL (an
 	// empty RETURNING keeps it from adding its own), and the chunk is
 	// executed here (or, under DryRun, only checked against the limits).
@@ -347,7 +352,11 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	}
 	tx.DryRun = execHere
 	if ownBuild {
-		if why := w.sql.buildInsert(stmt, values, skipReturning, w.types, w.params); why != "" {
+		types := w.types
+		if w.overriding && drawn != nil {
+			types = nil // OVERRIDING SYSTEM VALUE goes with VALUES
+		}
+		if why := w.sql.buildInsert(stmt, values, skipReturning, types, w.params); why != "" {
 			w.reasons.stepAside(db, "arrays", "VALUES", why)
 		}
 	}
@@ -474,9 +483,65 @@ func (w *statementWriter) scanOn(tx *gorm.DB, n int) (int64, error) {
 	return tx.RowsAffected, rows.Close()
 }
 
+// hasOnConflict reports whether the statement is an upsert.
+func hasOnConflict(stmt *gorm.Statement) bool {
+	_, ok := stmt.Clauses["ON CONFLICT"]
+	return ok
+}
+
 // updatesOnConflict reports whether the statement updates the rows it
 // conflicts with (ON CONFLICT DO UPDATE, GORM's UpdateAll).
 func updatesOnConflict(stmt *gorm.Statement) bool {
 	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
 	return ok && !c.DoNothing
+}
+
+// updateAll is what GORM's ConvertToCreateValues does for ON CONFLICT
+// UpdateAll (Save's upsert, FullSaveAssociations): the conflict updates
+// every column the chunk writes but keys, columns with a database default
+// and autoCreateTime ones, autoUpdateTime ones to now; nothing left, it
+// does nothing; and the conflict target defaults to the primary key.
+func updateAll(stmt *gorm.Statement, values clause.Values, now time.Time) {
+	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	if !ok || !c.UpdateAll || len(values.Columns) == 0 {
+		return
+	}
+	selected, restricted := stmt.SelectAndOmitColumns(true, true)
+	var columns []string
+	for _, column := range values.Columns {
+		f := stmt.Schema.LookUpField(column.Name)
+		if f == nil {
+			continue
+		}
+		if v, ok := selected[f.DBName]; !((ok && v) || (!ok && !restricted)) {
+			continue
+		}
+		if f.PrimaryKey || (f.HasDefaultValue && f.DefaultValueInterface == nil && !strings.EqualFold(f.DefaultValue, "NULL")) || f.AutoCreateTime > 0 {
+			continue
+		}
+		if f.AutoUpdateTime == 0 {
+			columns = append(columns, column.Name)
+			continue
+		}
+		assignment := clause.Assignment{Column: clause.Column{Name: f.DBName}, Value: now}
+		switch f.AutoUpdateTime {
+		case schema.UnixNanosecond:
+			assignment.Value = now.UnixNano()
+		case schema.UnixMillisecond:
+			assignment.Value = now.UnixMilli()
+		case schema.UnixSecond:
+			assignment.Value = now.Unix()
+		}
+		c.DoUpdates = append(c.DoUpdates, assignment)
+	}
+	c.DoUpdates = append(c.DoUpdates, clause.AssignmentColumns(columns)...)
+	if len(c.DoUpdates) == 0 {
+		c.DoNothing = true
+	}
+	if len(c.Columns) == 0 {
+		for _, f := range stmt.Schema.PrimaryFields {
+			c.Columns = append(c.Columns, clause.Column{Name: f.DBName})
+		}
+	}
+	stmt.AddClause(c)
 }
