@@ -153,7 +153,7 @@ func associationTargets(t *testing.T, dialect string, open func(t *testing.T, op
 	// values may differ by the gaps chunking changes (ON DUPLICATE KEY
 	// UPDATE reserves a value per row), keys are replaced by the name of
 	// the tag that holds them in the table.
-	run := func(db *gorm.DB) (error, []string, []string, []string) {
+	run := func(db *gorm.DB) ([]string, []string, []string, error) {
 		t.Helper()
 		if err := plain.Migrator().DropTable("assoc_post_tags", &AssocPost{}, &AssocTag{}); err != nil {
 			t.Fatal(err)
@@ -192,10 +192,10 @@ func associationTargets(t *testing.T, dialect string, open func(t *testing.T, op
 		for _, j := range tableRows(t, plain, "assoc_post_tags") {
 			joins = append(joins, fmt.Sprint(j["assoc_post_id"], " ", key(uint(reflect.ValueOf(j["assoc_tag_id"]).Convert(reflect.TypeFor[int64]()).Int()))))
 		}
-		return err, structs, table, joins
+		return structs, table, joins, err
 	}
-	wantErr, wantPosts, wantTags, wantJoins := run(plain)
-	gotErr, gotPosts, gotTags, gotJoins := run(auto)
+	wantPosts, wantTags, wantJoins, wantErr := run(plain)
+	gotPosts, gotTags, gotJoins, gotErr := run(auto)
 	if wantErr != nil {
 		t.Fatalf("GORM: %v", wantErr)
 	}
@@ -394,17 +394,17 @@ func TestUpsertSameKeyTwice(t *testing.T) {
 		if dialect == "sqlite" {
 			n = 2000 // within SQLite's 32,766 variables
 		}
-		run := func(db *gorm.DB) (error, []map[string]any) {
+		run := func(db *gorm.DB) ([]map[string]any, error) {
 			recreate(t, plain, &ParityBasic{})
 			rows := parityBasicRows(n)
 			rows[n-10].Email = rows[10].Email
 			err := db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "email"}}, DoUpdates: clause.AssignmentColumns([]string{"name"})}).Create(&rows).Error
 			var emails []map[string]any
 			plain.Table("parity_basics").Select("email", "name").Order("email").Find(&emails)
-			return err, emails
+			return emails, err
 		}
-		wantErr, want := run(plain)
-		gotErr, got := run(db)
+		want, wantErr := run(plain)
+		got, gotErr := run(db)
 		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
 			t.Errorf("error %v, GORM's %v; %d rows, GORM %d", gotErr, wantErr, len(got), len(want))
 		}
