@@ -15,9 +15,14 @@
 //	db.Use(bulk.New(bulk.Config{Auto: true}))
 //
 // The bulk path writes the rows in statements sized to the dialect's limits
-// (bind parameters, rows per VALUES list, packet size), or on PostgreSQL
-// streams them with COPY, all in one transaction, and keeps GORM's callbacks
-// for hooks, defaults, associations and generated-value read-back.
+// (bind parameters, rows per VALUES list, packet size), or streams them with
+// PostgreSQL's COPY or MySQL's LOAD DATA LOCAL, all in one transaction, and
+// keeps GORM's callbacks for hooks, defaults, associations and
+// generated-value read-back.
+//
+// Loads that do not fit in memory go through Stream and Stream2, which
+// write the rows an iterator yields chunk by chunk, with progress
+// (OnProgress) and, on request, a commit per chunk (Options.CommitChunks).
 //
 // On PostgreSQL through pgx's database/sql driver, db.Use wraps the DB's
 // *sql.DB in a pool whose transactions keep their connection, so that COPY

@@ -284,3 +284,96 @@ func ExampleSQLTx() {
 	// Output:
 	// notes in the transaction: 3
 }
+
+// Stream writes rows from an iterator in chunks, holding only the chunks in
+// flight; OnProgress reports each chunk. With CommitChunks each chunk
+// commits on its own, and Result.Rows is where a load that failed can
+// resume.
+func ExampleStream() {
+	type Event struct {
+		ID   uint
+		Kind string
+		N    int
+	}
+
+	db, err := gorm.Open(sqlite.Open("file:example_stream?mode=memory&cache=shared"),
+		&gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	if err := db.Use(bulk.New()); err != nil {
+		log.Fatal(err)
+	}
+	if err := db.AutoMigrate(&Event{}); err != nil {
+		log.Fatal(err)
+	}
+
+	events := func(yield func(Event) bool) {
+		for i := range 50000 {
+			if !yield(Event{Kind: "click", N: i}) {
+				return
+			}
+		}
+	}
+	progress := bulk.OnProgress(func(p bulk.Progress) {
+		if p.Rows%20000 == 0 {
+			fmt.Println("written:", p.Rows)
+		}
+	})
+	res, err := bulk.Stream(db.Clauses(bulk.Options{BatchSize: 10000, CommitChunks: true}, progress), events)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("rows:", res.Rows)
+	// Output:
+	// written: 20000
+	// written: 40000
+	// rows: 50000
+}
+
+// Stream2 takes a source that can fail, such as a CSV reader: its first
+// error stops the load and comes back wrapped, naming the row. Without
+// CommitChunks the load is one transaction, and nothing stays written.
+func ExampleStream2() {
+	type Reading struct {
+		ID    uint
+		Value float64
+	}
+
+	db, err := gorm.Open(sqlite.Open("file:example_stream2?mode=memory&cache=shared"),
+		&gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	if err := db.Use(bulk.New()); err != nil {
+		log.Fatal(err)
+	}
+	if err := db.AutoMigrate(&Reading{}); err != nil {
+		log.Fatal(err)
+	}
+
+	badLine := errors.New("line 1201: not a number")
+	readings := func(yield func(Reading, error) bool) {
+		for i := range 2000 {
+			if i == 1200 {
+				yield(Reading{}, badLine)
+				return
+			}
+			if !yield(Reading{Value: float64(i) / 10}, nil) {
+				return
+			}
+		}
+	}
+	_, err = bulk.Stream2(db.Clauses(bulk.Options{BatchSize: 500}), readings)
+	var n int64
+	db.Model(&Reading{}).Count(&n)
+	fmt.Println(err)
+	fmt.Println("is the source's error:", errors.Is(err, badLine), "rows written:", n)
+	// Output:
+	// gormbulk: the stream's row 1200: line 1201: not a number
+	// is the source's error: true rows written: 0
+}
