@@ -286,10 +286,18 @@ func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
 		return 0, err
 	}
 	pr, pw := io.Pipe()
-	var why string
+	var (
+		why      string
+		panicked any // a Valuer's or a hook's panic, raised again below
+	)
 	encoded := make(chan struct{})
 	go func() {
 		defer close(encoded)
+		defer func() {
+			if panicked = recover(); panicked != nil {
+				pw.CloseWithError(errUnloadable)
+			}
+		}()
 		bw := bufio.NewWriterSize(pw, 64<<10)
 		why = w.plan.encode(stmt, chunk, bw)
 		if why != "" {
@@ -305,6 +313,10 @@ func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
 	mysqldriver.DeregisterReaderHandler(name)
 	pr.Close() // the encoder stops where the server stopped reading
 	<-encoded
+	if panicked != nil {
+		// On the caller's goroutine, where inTransaction rolls back.
+		panic(panicked)
+	}
 	var loaded int64
 	if err == nil {
 		loaded, _ = result.RowsAffected()

@@ -350,3 +350,61 @@ func TestLoadDataText(t *testing.T) {
 		}
 	})
 }
+
+// LoadHooked sets a field in its BeforeCreate hook and counts AfterCreate.
+type LoadHooked struct {
+	ID    uint
+	Name  string
+	Stamp string
+}
+
+var loadAfter int
+
+func (h *LoadHooked) BeforeCreate(*gorm.DB) error { h.Stamp = "hooked " + h.Name; return nil }
+func (h *LoadHooked) AfterCreate(*gorm.DB) error  { loadAfter++; return nil }
+
+// TestLoadDataContexts loads inside a caller's transaction that rolls back,
+// into a table named with its database, and rows with hooks: each as GORM
+// does it.
+func TestLoadDataContexts(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		counter := &statementCounter{Interface: logger.Discard}
+		plain, db := open(t), withPlugin(t, open(t, &gorm.Config{Logger: counter}))
+		forced := db.Clauses(bulk.Options{Method: bulk.LoadData}).Session(&gorm.Session{})
+
+		recreate(t, plain, &ParityBasic{})
+		err := forced.Transaction(func(tx *gorm.DB) error {
+			rows := parityBasicRows(1200)
+			if err := tx.Create(&rows).Error; err != nil {
+				return err
+			}
+			return errors.New("roll back")
+		})
+		if err == nil || count(t, plain, "parity_basics") != 0 {
+			t.Errorf("rolled back: %v, %d rows", err, count(t, plain, "parity_basics"))
+		}
+
+		var database string
+		plain.Raw("SELECT DATABASE()").Scan(&database)
+		rows := parityBasicRows(1200)
+		if err := forced.Table(database + ".parity_basics").Create(&rows).Error; err != nil || count(t, plain, "parity_basics") != 1200 {
+			t.Errorf("qualified table: %v, %d rows", err, count(t, plain, "parity_basics"))
+		}
+
+		recreate(t, plain, &LoadHooked{})
+		hooked := make([]LoadHooked, 1200)
+		for i := range hooked {
+			hooked[i].Name = fmt.Sprint("n", i)
+		}
+		loadAfter = 0
+		before := loads(counter)
+		if err := forced.Create(&hooked).Error; err != nil {
+			t.Fatal(err)
+		}
+		var stamps []string
+		plain.Model(&LoadHooked{}).Order("id").Pluck("stamp", &stamps)
+		if len(stamps) != 1200 || stamps[7] != "hooked n7" || loadAfter != 1200 || hooked[1199].ID == 0 || loads(counter) != before+1 {
+			t.Errorf("hooks: %d rows, stamp %q, %d AfterCreate, last key %d", len(stamps), stamps[7], loadAfter, hooked[1199].ID)
+		}
+	})
+}

@@ -487,42 +487,49 @@ func TestConnectionsGoBack(t *testing.T) {
 		if dialect == "sqlite" {
 			t.Skip("SQLite's driver values the Valuer inside database/sql, which keeps the transaction's lock on a panic, as under GORM's own INSERT")
 		}
-		for _, skip := range []bool{false, true} {
-			t.Run(fmt.Sprint("SkipDefaultTransaction=", skip), func(t *testing.T) {
-				db := withPlugin(t, open(t, &gorm.Config{SkipDefaultTransaction: skip}))
-				recreate(t, db, &PanicRow{})
-				rows := make([]PanicRow, 150)
-				for i := range rows {
-					rows[i].Name = panicName(fmt.Sprint("row", i))
-				}
-				rows[120].Name = "boom"
-				func() {
-					defer func() {
-						if r := recover(); r == nil {
-							t.Error("no panic")
-						}
+		methods := []bulk.Method{bulk.AnyMethod}
+		if strings.HasPrefix(dialect, "mysql") {
+			// LOAD DATA values rows on a goroutine of its own.
+			methods = append(methods, bulk.LoadData)
+		}
+		for _, method := range methods {
+			for _, skip := range []bool{false, true} {
+				t.Run(fmt.Sprint("SkipDefaultTransaction=", skip, "/", method), func(t *testing.T) {
+					db := withPlugin(t, open(t, &gorm.Config{SkipDefaultTransaction: skip}))
+					recreate(t, db, &PanicRow{})
+					rows := make([]PanicRow, 150)
+					for i := range rows {
+						rows[i].Name = panicName(fmt.Sprint("row", i))
+					}
+					rows[120].Name = "boom"
+					func() {
+						defer func() {
+							if r := recover(); r == nil {
+								t.Error("no panic")
+							}
+						}()
+						db.Clauses(bulk.Options{BatchSize: 50, Method: method}).Create(&rows)
 					}()
-					db.Clauses(bulk.Options{BatchSize: 50}).Create(&rows)
-				}()
-				sqlDB, err := db.DB()
-				if err != nil {
-					t.Fatal(err)
-				}
-				// The rollback runs apart from the panic (see inTransaction).
-				for wait := 0; sqlDB.Stats().InUse != 0 && wait < 100; wait++ {
-					time.Sleep(10 * time.Millisecond)
-				}
-				if inUse := sqlDB.Stats().InUse; inUse != 0 {
-					t.Errorf("%d connections still in use after the panic", inUse)
-				}
-				if n := count(t, db, "panic_rows"); n != 0 {
-					t.Errorf("%d rows left after the panic, want 0", n)
-				}
-				rows[120].Name = "fine"
-				if err := db.Clauses(bulk.Options{BatchSize: 50}).Create(&rows).Error; err != nil {
-					t.Errorf("after the panic: %v", err)
-				}
-			})
+					sqlDB, err := db.DB()
+					if err != nil {
+						t.Fatal(err)
+					}
+					// The rollback runs apart from the panic (see inTransaction).
+					for wait := 0; sqlDB.Stats().InUse != 0 && wait < 100; wait++ {
+						time.Sleep(10 * time.Millisecond)
+					}
+					if inUse := sqlDB.Stats().InUse; inUse != 0 {
+						t.Errorf("%d connections still in use after the panic", inUse)
+					}
+					if n := count(t, db, "panic_rows"); n != 0 {
+						t.Errorf("%d rows left after the panic, want 0", n)
+					}
+					rows[120].Name = "fine"
+					if err := db.Clauses(bulk.Options{BatchSize: 50}).Create(&rows).Error; err != nil {
+						t.Errorf("after the panic: %v", err)
+					}
+				})
+			}
 		}
 	})
 }
