@@ -265,7 +265,8 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int6
 		if err != nil {
 			return err
 		}
-		if copied, err = c.CopyFrom(stmt.Context, plan.table, plan.columns, src); err != nil || !plan.proveKeys {
+		copied, err = c.CopyFrom(stmt.Context, plan.table, plan.columns, src)
+		if err != nil || !plan.proveKeys {
 			return err
 		}
 		if err = plan.runKeys(stmt, c, chunk, next); err == nil {
@@ -273,6 +274,11 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int6
 		}
 		return err
 	})
+	if src.panicked != nil {
+		// Raised here, not inside database/sql's Raw, which would leave the
+		// transaction's connection marked bad and the rollback stuck.
+		panic(src.panicked)
+	}
 	if err == nil {
 		err = stmt.Error
 	}
@@ -327,14 +333,23 @@ type structSource struct {
 	i    int
 	row  []any
 	load *load
+	// panicked holds a panic of OnProgress's function, which pgx's encoding
+	// goroutine calls: copyChunk raises it again on the caller's.
+	panicked any
 }
 
 func (s *structSource) Next() bool {
 	s.i++
-	if s.i&4095 == 0 {
-		s.load.sending(int64(s.i))
+	if s.i&4095 == 0 && s.panicked == nil {
+		s.report()
 	}
-	return s.i < s.rows.Len()
+	return s.i < s.rows.Len() && s.panicked == nil
+}
+
+// report tells the load how many of the chunk's rows went.
+func (s *structSource) report() {
+	defer func() { s.panicked = recover() }()
+	s.load.sending(int64(s.i))
 }
 
 func (s *structSource) Values() ([]any, error) {
@@ -347,4 +362,11 @@ func (s *structSource) Values() ([]any, error) {
 	return s.row, s.stmt.Error
 }
 
-func (s *structSource) Err() error { return nil }
+func (s *structSource) Err() error {
+	if s.panicked != nil {
+		return errProgressPanicked
+	}
+	return nil
+}
+
+var errProgressPanicked = errors.New("gormbulk: OnProgress panicked")

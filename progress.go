@@ -28,8 +28,9 @@ type Progress struct {
 // f is called after every chunk the database takes, about every second
 // within a long COPY, and once the load is done, with Rows equal to the
 // rows written. It is never called concurrently with itself, Rows never
-// goes backwards, and it runs on the goroutine writing the load: keep it
-// quick. Under CreateInBatches each of GORM's batches is a Create of its
+// goes backwards, and it runs on a goroutine writing the load (within a
+// COPY, pgx's encoding one; a panic in it is raised again on the caller's):
+// keep it quick. Under CreateInBatches each of GORM's batches is a Create of its
 // own, so f sees one load per batch, Total the batch's rows and Rows
 // counting from 0 again; use Create(&rows) or Stream for one load. It is a
 // clause of its own, apart from Options, so that Options stays comparable.

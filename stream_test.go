@@ -541,3 +541,38 @@ func TestCancelMidStatement(t *testing.T) {
 		}
 	})
 }
+
+// TestProgressPanics panics in OnProgress within a COPY, where pgx's
+// encoding goroutine calls it: the panic reaches the caller, the
+// transaction rolls back, and the pool works.
+func TestProgressPanics(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		defer bulk.SetProgressEvery(0)()
+		db := withPlugin(t, open(t))
+		recreate(t, db, &ParityBasic{})
+		rows := parityBasicRows(20000)
+		func() {
+			defer func() {
+				if r := recover(); r != "progress" {
+					t.Errorf("recovered %v, want the callback's panic", r)
+				}
+			}()
+			db.Clauses(bulk.Options{Method: bulk.Copy}, bulk.OnProgress(func(p bulk.Progress) {
+				if p.Rows > 5000 {
+					panic("progress")
+				}
+			})).Create(&rows)
+		}()
+		sqlDB, _ := db.DB()
+		for i := 0; sqlDB.Stats().InUse != 0 && i < 100; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := count(t, db, "parity_basics"); n != 0 || sqlDB.Stats().InUse != 0 {
+			t.Errorf("%d rows, %d connections in use", n, sqlDB.Stats().InUse)
+		}
+		rows = parityBasicRows(500)
+		if err := db.Create(&rows).Error; err != nil {
+			t.Error(err)
+		}
+	})
+}
