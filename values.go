@@ -66,12 +66,15 @@ func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipR
 	}
 	fmt.Fprintf(&key, "%d,%t", rows, skipReturning)
 
+	// An upsert's clause may carry arguments of its own (UpdateAll's
+	// timestamps), which a cached text would lose.
+	reuse := key.String() == c.key && !hasOnConflict(stmt)
 	switch {
-	case key.String() == c.key && unnest:
+	case reuse && unnest:
 		stmt.SQL.WriteString(c.sql)
 		stmt.Vars = arrays
 		return ""
-	case key.String() == c.key:
+	case reuse:
 		stmt.SQL.WriteString(c.sql)
 		stmt.Vars = flatVars(values)
 		return why
