@@ -147,6 +147,19 @@ func BenchmarkCreate(b *testing.B) {
 // rawCopy is pgx's CopyFrom fed straight from the structs, on the pgx
 // connection under database/sql: the ceiling the COPY path is held to.
 func rawCopy(db *gorm.DB, rows []BenchRow) error {
+	i := -1
+	return rawCopyRows(db, func() (*BenchRow, bool) {
+		i++
+		if i == len(rows) {
+			return nil, false
+		}
+		return &rows[i], true
+	})
+}
+
+// rawCopyRows copies the rows next gives, with pgx's CopyFrom fed by
+// CopyFromFunc, on the pgx connection under database/sql.
+func rawCopyRows(db *gorm.DB, next func() (*BenchRow, bool)) error {
 	sqlDB, err := db.DB()
 	if err != nil {
 		return err
@@ -161,8 +174,11 @@ func rawCopy(db *gorm.DB, rows []BenchRow) error {
 	columns := []string{"email", "name", "age", "score", "active", "status", "created_at", "updated_at"}
 	return conn.Raw(func(dc any) error {
 		values := make([]any, len(columns))
-		_, err := dc.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{"bench_rows"}, columns, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			r := &rows[i]
+		_, err := dc.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{"bench_rows"}, columns, pgx.CopyFromFunc(func() ([]any, error) {
+			r, ok := next()
+			if !ok {
+				return nil, nil
+			}
 			values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7] = r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now
 			return values, nil
 		}))
@@ -427,30 +443,15 @@ func BenchmarkStream(b *testing.B) {
 // rawCopyFunc is a raw pgx CopyFrom of n generated rows, fed by
 // CopyFromFunc: the ceiling a stream is held to.
 func rawCopyFunc(db *gorm.DB, n int) error {
-	sqlDB, err := db.DB()
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	now := db.NowFunc()
-	columns := []string{"email", "name", "age", "score", "active", "status", "created_at", "updated_at"}
-	return conn.Raw(func(dc any) error {
-		values, i := make([]any, len(columns)), 0
-		_, err := dc.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{"bench_rows"}, columns, pgx.CopyFromFunc(func() ([]any, error) {
-			if i == n {
-				return nil, nil
-			}
-			r := benchRow(i)
-			i++
-			values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7] = r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now
-			return values, nil
-		}))
-		return err
+	i := -1
+	var row BenchRow
+	return rawCopyRows(db, func() (*BenchRow, bool) {
+		i++
+		if i == n {
+			return nil, false
+		}
+		row = benchRow(i)
+		return &row, true
 	})
 }
 

@@ -113,19 +113,10 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 		plan.columns = append(plan.columns, f.DBName)
 	}
 	rows := stmt.ReflectValue
-	written := map[*schema.Field]int{}
-	for k, f := range plan.cols.dbDefaults {
-		written[f] = k
-	}
 	// Every column GORM would read back with RETURNING must be known
 	// without it: given by every row, or a key drawn from its sequence.
 	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
-		given, zero := 0, rows.Len()
-		k, isWritten := written[f]
-		if isWritten {
-			zero = len(zeroRows(stmt, plan.cols.dbDefaults[k], rows))
-			given = rows.Len() - zero
-		}
+		isWritten, given, zero := plan.cols.defaulted(stmt, f, rows)
 		readBack := f.Readable && !opts.SkipReturning
 		switch {
 		case zero == 0:

@@ -177,3 +177,18 @@ func createValues(stmt *gorm.Statement, rows reflect.Value, now time.Time) claus
 	}
 	return values
 }
+
+// defaulted reports, for a field the database defaults, whether the
+// statement writes its column, and how many rows give it a value and how
+// many leave it to the database (all of them where the column is not
+// written): what COPY and LOAD DATA, which write a column for every row or
+// none, decide from.
+func (cols *insertColumns) defaulted(stmt *gorm.Statement, f *schema.Field, rows reflect.Value) (written bool, given, zero int) {
+	for _, d := range cols.dbDefaults {
+		if d == f {
+			zero = len(zeroRows(stmt, f, rows))
+			return true, rows.Len() - zero, zero
+		}
+	}
+	return false, 0, rows.Len()
+}

@@ -446,8 +446,9 @@ func (r *registration) recordLeftToDB(stmt *gorm.Statement, opts Options) *leftT
 	l.zero = make([]bool, rows.Len()*len(l.fields))
 	for i := range rows.Len() {
 		row := reflect.Indirect(rows.Index(i))
+		addr := rowAddr(stmt.Schema.ModelType, row)
 		for k, f := range l.fields {
-			_, l.zero[i*len(l.fields)+k] = readField(stmt, f, l.plans[k], row, rowAddr(stmt.Schema.ModelType, row))
+			_, l.zero[i*len(l.fields)+k] = readField(stmt, f, l.plans[k], row, addr)
 		}
 	}
 	return l
@@ -471,11 +472,12 @@ func (l *leftToDB) reset(start int, chunk reflect.Value) ([]heldValue, error) {
 	var held []heldValue
 	for i := range chunk.Len() {
 		row := reflect.Indirect(chunk.Index(i))
+		addr := rowAddr(l.stmt.Schema.ModelType, row)
 		for k, f := range l.fields {
 			if !l.zero[(start+i)*len(l.fields)+k] {
 				continue
 			}
-			v, zero := readField(l.stmt, f, l.plans[k], row, rowAddr(l.stmt.Schema.ModelType, row))
+			v, zero := readField(l.stmt, f, l.plans[k], row, addr)
 			if zero {
 				continue
 			}

@@ -160,18 +160,10 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 		}
 	}
 	rows := stmt.ReflectValue
-	written := map[*schema.Field]bool{}
-	for _, f := range plan.cols.dbDefaults {
-		written[f] = true
-	}
 	// A LOAD DATA column is written for every row or none: a row cannot
 	// leave one to its default as an INSERT's DEFAULT does.
 	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
-		given, zero := 0, rows.Len()
-		if written[f] {
-			zero = len(zeroRows(stmt, f, rows))
-			given = rows.Len() - zero
-		}
+		_, given, zero := plan.cols.defaulted(stmt, f, rows)
 		readBack := f.Readable && !opts.SkipReturning && (hasReturning(stmt) || f == stmt.Schema.PrioritizedPrimaryField)
 		switch {
 		case zero == 0:
@@ -469,25 +461,25 @@ func (plan *loadPlan) appendValue(buf []byte, v any, typ string) ([]byte, bool) 
 		if v == nil {
 			return append(buf, "NULL"...), true
 		}
-		return appendEnclosed(buf, string(v)), true
+		return appendEnclosed(buf, v), true
 	case int64:
-		return appendEnclosed(buf, strconv.FormatInt(v, 10)), integerColumns[typ]
+		return append(strconv.AppendInt(append(buf, '"'), v, 10), '"'), integerColumns[typ]
 	case uint64:
-		return appendEnclosed(buf, strconv.FormatUint(v, 10)), integerColumns[typ]
+		return append(strconv.AppendUint(append(buf, '"'), v, 10), '"'), integerColumns[typ]
 	case bool:
-		digit := "0"
+		digit := byte('0')
 		if v {
-			digit = "1"
+			digit = '1'
 		}
-		return appendEnclosed(buf, digit), integerColumns[typ]
+		return append(buf, '"', digit, '"'), integerColumns[typ]
 	case float64:
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return buf, false
 		}
-		return appendEnclosed(buf, strconv.FormatFloat(v, 'g', -1, 64)), floatColumns[typ]
+		return append(strconv.AppendFloat(append(buf, '"'), v, 'g', -1, 64), '"'), floatColumns[typ]
 	case time.Time:
 		if v.IsZero() {
-			return appendEnclosed(buf, "0000-00-00"), true
+			return append(buf, `"0000-00-00"`...), true
 		}
 		// A call's timestamps are mostly one time: render it once.
 		if v != plan.lastTime || plan.lastText == nil {
@@ -505,18 +497,14 @@ func (plan *loadPlan) appendValue(buf []byte, v any, typ string) ([]byte, bool) 
 }
 
 // appendEnclosed appends s in quotes, each quote in it doubled.
-func appendEnclosed(buf []byte, s string) []byte {
+func appendEnclosed[T string | []byte](buf []byte, s T) []byte {
 	buf = append(buf, '"')
-	for {
-		i := strings.IndexByte(s, '"')
-		if i < 0 {
-			break
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			buf = append(buf, '"')
 		}
-		buf = append(buf, s[:i+1]...)
-		buf = append(buf, '"')
-		s = s[i+1:]
+		buf = append(buf, s[i])
 	}
-	buf = append(buf, s...)
 	return append(buf, '"')
 }
 
