@@ -27,87 +27,110 @@ import (
 //     rowids at random).
 // Where any of this fails the chunk reads its keys back with RETURNING.
 
-var descPrimaryKey = regexp.MustCompile(`(?i)primary\s+key\s+desc`)
+var (
+	descPrimaryKey = regexp.MustCompile(`(?i)primary\s+key\s+desc`)
+	ignoreClause   = regexp.MustCompile(`(?i)on\s+conflict\s+ignore`)
+)
 
-// sqliteCatalog caches per table whether its rowid is its key column, with
-// the schema_version it was read at: SQLite raises it with every change to
-// the schema, so a call checks it in the query it makes anyway for the
-// largest rowid, and reads the table again only when it moved.
+// sqliteCatalog caches per table what its schema says, with the
+// schema_version it was read at: SQLite raises it with every change to the
+// schema, so a call checks it in the query it makes anyway for the largest
+// rowid, and reads the table again only when it moved.
 type sqliteCatalog struct {
 	tables sync.Map // table name → sqliteTable
 }
 
 type sqliteTable struct {
-	version  int64
-	rowidKey string // the column that is the rowid, or ""
+	version int64
+	rowid   string // the column that is the rowid, or ""
+	// skips is set where an INSERT may write fewer rows than it is given
+	// with no clause of its own saying so: an ON CONFLICT IGNORE among the
+	// table's constraints, or a trigger (a BEFORE trigger's RAISE(IGNORE)).
+	skips bool
+}
+
+// table returns what the schema says of the statement's table and, where
+// rowid asks for it, its largest rowid (0 for a table without rowids), or
+// false where it cannot be read.
+func (c *sqliteCatalog) table(stmt *gorm.Statement, rowid bool) (sqliteTable, int64, bool) {
+	var (
+		maxRowid sql.NullInt64
+		version  int64
+		err      error
+	)
+	if rowid {
+		// A table without rowids refuses to name rowid, and has no
+		// rowid key: its version is read alone.
+		query := "SELECT (SELECT max(rowid) FROM " + stmt.Quote(stmt.Table) + "), (SELECT schema_version FROM pragma_schema_version)"
+		err = stmt.ConnPool.QueryRowContext(stmt.Context, query).Scan(&maxRowid, &version)
+	}
+	if !rowid || err != nil {
+		err = stmt.ConnPool.QueryRowContext(stmt.Context, "PRAGMA schema_version").Scan(&version)
+	}
+	if err != nil {
+		return sqliteTable{}, 0, false
+	}
+	cached, ok := c.tables.Load(stmt.Table)
+	if !ok || cached.(sqliteTable).version != version {
+		table, ok := readSqliteTable(stmt)
+		if !ok {
+			return sqliteTable{}, 0, false
+		}
+		table.version = version
+		c.tables.Store(stmt.Table, table)
+		cached = table
+	}
+	return cached.(sqliteTable), maxRowid.Int64, true
 }
 
 // rowidKey returns the key field whose values SQLite's rowids give for the
 // statement's rows, or nil.
-func (c *sqliteCatalog) rowidKey(db *gorm.DB) *schema.Field {
-	s := db.Statement.Schema
-	if s == nil || len(s.FieldsWithDefaultDBValue) != 1 {
+func (t sqliteTable) rowidKey(stmt *gorm.Statement, maxRowid int64) *schema.Field {
+	s := stmt.Schema
+	if s == nil || len(s.FieldsWithDefaultDBValue) != 1 || t.rowid == "" {
 		return nil
 	}
-	if _, ok := db.Statement.Clauses["RETURNING"]; ok {
+	if _, ok := stmt.Clauses["RETURNING"]; ok {
 		// The statement reads back columns of its own choosing.
 		return nil
 	}
 	pk := s.PrioritizedPrimaryField
-	if pk == nil || pk != s.FieldsWithDefaultDBValue[0] || !pk.Readable || len(s.PrimaryFields) != 1 {
+	if pk == nil || pk != s.FieldsWithDefaultDBValue[0] || !pk.Readable || len(s.PrimaryFields) != 1 ||
+		pk.DBName != t.rowid || maxRowid > math.MaxInt64-2*int64(stmt.ReflectValue.Len()) {
 		return nil
 	}
 	switch pk.FieldType.Kind() {
 	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64:
-	default:
-		return nil
+		return pk
 	}
-
-	stmt := db.Statement
-	var (
-		maxRowid sql.NullInt64
-		version  int64
-	)
-	query := "SELECT max(rowid), (SELECT schema_version FROM pragma_schema_version) FROM " + stmt.Quote(stmt.Table)
-	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query).Scan(&maxRowid, &version); err != nil ||
-		maxRowid.Int64 > math.MaxInt64-2*int64(stmt.ReflectValue.Len()) {
-		return nil
-	}
-	cached, ok := c.tables.Load(stmt.Table)
-	if !ok || cached.(sqliteTable).version != version {
-		cached = sqliteTable{version: version, rowidKey: readRowidKey(stmt)}
-		c.tables.Store(stmt.Table, cached)
-	}
-	if cached.(sqliteTable).rowidKey != pk.DBName {
-		return nil
-	}
-	return pk
+	return nil
 }
 
-// readRowidKey returns the table's column that is its rowid where the
-// rowid arithmetic holds for the table: an INTEGER PRIMARY KEY (not DESC)
-// of a table with rowids, no triggers, and no conflict clause in the
-// table's constraints (ON CONFLICT IGNORE or REPLACE skip or replace rows
-// inside an INSERT). Otherwise it returns "".
-func readRowidKey(stmt *gorm.Statement) string {
+// readSqliteTable reads the table's schema: whether it may skip rows, and
+// its column that is its rowid where the rowid arithmetic holds for the
+// table: an INTEGER PRIMARY KEY (not DESC) of a table with rowids, no
+// triggers, and no conflict clause in the table's constraints (ON CONFLICT
+// IGNORE or REPLACE skip or replace rows inside an INSERT).
+func readSqliteTable(stmt *gorm.Statement) (sqliteTable, bool) {
 	pool, ctx, table := stmt.ConnPool, stmt.Context, stmt.Table
 	var (
 		ddl      string
 		triggers int
 	)
 	if err := pool.QueryRowContext(ctx, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&ddl); err != nil {
-		return ""
+		return sqliteTable{}, false
 	}
-	if err := pool.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1) + (SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger' AND tbl_name = ?1)", table).Scan(&triggers); err != nil || triggers > 0 {
-		return ""
+	if err := pool.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1) + (SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger' AND tbl_name = ?1)", table).Scan(&triggers); err != nil {
+		return sqliteTable{}, false
 	}
+	info := sqliteTable{skips: triggers > 0 || ignoreClause.MatchString(ddl)}
 	upper := strings.ToUpper(ddl)
-	if strings.Contains(upper, "WITHOUT ROWID") || strings.Contains(upper, "ON CONFLICT") || descPrimaryKey.MatchString(ddl) {
-		return ""
+	if triggers > 0 || strings.Contains(upper, "WITHOUT ROWID") || strings.Contains(upper, "ON CONFLICT") || descPrimaryKey.MatchString(ddl) {
+		return info, true
 	}
 	rows, err := pool.QueryContext(ctx, "SELECT name, type, pk FROM pragma_table_info(?)", table)
 	if err != nil {
-		return ""
+		return sqliteTable{}, false
 	}
 	defer rows.Close()
 	key := ""
@@ -115,17 +138,18 @@ func readRowidKey(stmt *gorm.Statement) string {
 		var name, typ string
 		var pkIndex int
 		if rows.Scan(&name, &typ, &pkIndex) != nil {
-			return ""
+			return sqliteTable{}, false
 		}
 		if pkIndex > 1 || (pkIndex == 1 && !strings.EqualFold(typ, "INTEGER")) {
-			return ""
+			return info, rows.Err() == nil
 		}
 		if pkIndex == 1 {
 			key = name
 		}
 	}
 	if rows.Err() != nil {
-		return ""
+		return sqliteTable{}, false
 	}
-	return key
+	info.rowid = key
+	return info, true
 }

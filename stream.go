@@ -216,7 +216,7 @@ func (s *stream[T]) write(db *gorm.DB, chunk []T, first int64) error {
 	}
 	// A failed attempt's rows are not written, but hold what it gave them
 	// (defaults, keys): each attempt starts from the rows as yielded.
-	saved := snapshot(chunk)
+	saved := snapshot(reflect.ValueOf(chunk))
 	rows, chunks := s.load.rows, s.load.chunks
 	for attempt := 0; ; attempt++ {
 		err := db.Transaction(create)
@@ -230,7 +230,7 @@ func (s *stream[T]) write(db *gorm.DB, chunk []T, first int64) error {
 		if attempt == maxRetries || !retryable(err) {
 			return inStream(ctx, err, first, len(chunk))
 		}
-		restoreRows(chunk, saved)
+		restoreRows(reflect.ValueOf(chunk), saved)
 		select {
 		case <-time.After(retryDelay << attempt):
 		case <-ctx.Done():
@@ -279,30 +279,4 @@ func retryable(err error) bool {
 	}
 	var myErr *mysql.MySQLError
 	return errors.As(err, &myErr) && myErr.Number == 1213
-}
-
-// snapshot copies the chunk's rows: the structs themselves, for pointers.
-func snapshot[T any](chunk []T) []T {
-	saved := make([]T, len(chunk))
-	for i, row := range chunk {
-		if v := reflect.ValueOf(&saved[i]).Elem(); v.Kind() == reflect.Pointer {
-			copied := reflect.New(v.Type().Elem())
-			copied.Elem().Set(reflect.ValueOf(row).Elem())
-			v.Set(copied)
-		} else {
-			saved[i] = row
-		}
-	}
-	return saved
-}
-
-// restoreRows puts the chunk's rows back as snapshot saw them.
-func restoreRows[T any](chunk, saved []T) {
-	for i := range chunk {
-		if v := reflect.ValueOf(&chunk[i]).Elem(); v.Kind() == reflect.Pointer {
-			v.Elem().Set(reflect.ValueOf(saved[i]).Elem())
-		} else {
-			chunk[i] = saved[i]
-		}
-	}
 }

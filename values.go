@@ -226,6 +226,7 @@ type statementWriter struct {
 	size       int
 	padding    *mapPadding
 	rowid      *schema.Field       // the key SQLite's rowids give, if any
+	ownRows    bool                // rows may be skipped: read back by ownRows (keys.go)
 	ahead      *pgSequence         // the sequence to draw keys ahead from (keys.go)
 	overriding bool                // keys drawn ahead go OVERRIDING SYSTEM VALUE
 	types      map[string]pgColumn // PostgreSQL's catalog, for arrays
@@ -252,9 +253,21 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 		padding: newMapPadding(stmt, rows),
 	}
 	catalog := !db.DryRun && rows.Len() >= catalogMinRows
-	// Rowids count the rows an INSERT wrote, which an upsert does not.
-	if catalog && r.dialect.rowid && !opts.SkipReturning && !hasOnConflict(stmt) {
-		w.rowid = r.sqliteCatalog.rowidKey(db)
+	switch {
+	case db.DryRun || !r.dialect.buildsAhead(stmt, rows) || !readsBack(stmt, opts):
+	case stmt.Dialector.Name() == "mysql":
+		w.ownRows = ownRows(stmt, false)
+	case r.dialect.rowid:
+		// Rowids count the rows an INSERT wrote, which an upsert does
+		// not; under catalogMinRows RETURNING costs less than the rowid's
+		// read.
+		rowid := catalog && !ownRows(stmt, false) && !hasOnConflict(stmt)
+		if table, maxRowid, ok := r.sqliteCatalog.table(stmt, rowid); ok {
+			w.ownRows = ownRows(stmt, table.skips)
+			if rowid && !w.ownRows {
+				w.rowid = table.rowidKey(stmt, maxRowid)
+			}
+		}
 	}
 	// Keys drawn ahead need the pgx connection, as COPY does.
 	if r.dialect.copy && !db.DryRun && !opts.SkipReturning {
@@ -282,6 +295,11 @@ func (w *statementWriter) close() { w.conn.close() }
 func (w *statementWriter) first() (string, []any) { return w.firstSQL, w.firstVars }
 
 func (w *statementWriter) write(chunk reflect.Value) (int64, error) {
+	if w.ownRows {
+		n, err := w.writeOwn(chunk)
+		w.offset += chunk.Len()
+		return n, err
+	}
 	padded, copyBack := w.padding.pad(chunk)
 	tx := w.writeChunk(padded)
 	copyBack()
@@ -348,8 +366,9 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	// empty RETURNING keeps it from adding its own), and the chunk is
 	// executed here (or, under DryRun, only checked against the limits).
 	skipReturning := w.opts.SkipReturning || rowid || keysGiven
-	across := drawn == nil && !skipReturning && !db.DryRun && skipsRows(stmt, chunk)
-	execHere := skipReturning || db.DryRun || drawn != nil || across
+	own := w.ownRows && !skipReturning && hasReturning(stmt)
+	across := drawn == nil && !own && !skipReturning && !db.DryRun && skipsRows(stmt, chunk)
+	execHere := skipReturning || db.DryRun || drawn != nil || across || own
 	if skipReturning {
 		stmt.Clauses["RETURNING"] = clause.Clause{Builder: func(clause.Clause, clause.Builder) {}}
 	}
@@ -378,6 +397,10 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		case across:
 			var err error
 			tx.RowsAffected, err = w.scanOn(tx, chunk.Len())
+			tx.AddError(err)
+		case own:
+			var err error
+			tx.RowsAffected, err = scanCounted(tx, conn)
 			tx.AddError(err)
 		default:
 			result, err := conn.ExecContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
