@@ -311,42 +311,61 @@ func rawQuery(db *gorm.DB, n int) string {
 	return sb.String()
 }
 
-// BenchmarkCreateSizes sweeps the rows per call, from a handful to more
-// than one statement holds, and pairs each call of the plugin's automatic
-// choice with plain GORM's on the same rows: Create where one statement
-// holds the rows, CreateInBatches(1000) beyond; and 1,000 rows under a
-// CreateBatchSize of 50, where GORM cuts the call before the plugin sees
-// it. ns/op is the plugin's; x-gorm is GORM's time over the plugin's
-// (above 1: the plugin is faster).
+// createSize is one size of the sweep: n rows per call, under a
+// CreateBatchSize of batch (0: none).
+type createSize struct {
+	name     string
+	n, batch int
+}
+
+// createSizes are the sweep's sizes, from a handful to 1,000,000
+// (GORMBULK_BENCH_ROWS caps them, 100,000 by default), and 1,000 rows
+// under a CreateBatchSize of 50, where GORM cuts the call before the
+// plugin sees it.
+func createSizes() []createSize {
+	var sizes []createSize
+	for _, size := range []createSize{{"10", 10, 0}, {"100", 100, 0}, {"300", 300, 0}, {"1000", 1000, 0}, {"10000", 10000, 0},
+		{"100000", 100000, 0}, {"1000000", 1000000, 0}, {"1000-CreateBatchSize-50", 1000, 50}} {
+		if size.n <= benchSize() {
+			sizes = append(sizes, size)
+		}
+	}
+	return sizes
+}
+
+// sizeCreates returns plain GORM's create of a size (Create where one
+// statement holds the rows, CreateInBatches(1000) beyond) and the
+// plugin's automatic choice.
+func sizeCreates(all *gorm.DB, size createSize) (plain, auto func(rows []BenchRow) error) {
+	db := all.Session(&gorm.Session{CreateBatchSize: size.batch})
+	plain = func(rows []BenchRow) error {
+		if size.n*8 > 32766 {
+			return db.CreateInBatches(&rows, 1000).Error
+		}
+		return db.Create(&rows).Error
+	}
+	auto = func(rows []BenchRow) error { return db.Clauses(bulk.Options{}).Create(&rows).Error }
+	return plain, auto
+}
+
+// BenchmarkCreateSizes sweeps the rows per call and pairs each call of
+// the plugin's automatic choice with plain GORM's on the same rows, the
+// table emptied before each, alternating which goes first. ns/op is the
+// plugin's; x-gorm is GORM's time over the plugin's (above 1: the plugin
+// is faster).
 func BenchmarkCreateSizes(b *testing.B) {
 	eachDialectB(b, func(b *testing.B, dialect string, all *gorm.DB) {
-		for _, size := range []struct {
-			name     string
-			n, batch int
-		}{{"10", 10, 0}, {"100", 100, 0}, {"300", 300, 0}, {"1000", 1000, 0}, {"10000", 10000, 0}, {"100000", 100000, 0}, {"1000-CreateBatchSize-50", 1000, 50}} {
-			n := size.n
-			if n > benchSize() {
-				continue
-			}
-			db := all.Session(&gorm.Session{CreateBatchSize: size.batch})
+		for _, size := range createSizes() {
+			plain, auto := sizeCreates(all, size)
 			b.Run(size.name, func(b *testing.B) {
-				plain := func(rows []BenchRow) error {
-					if n*8 > 32766 {
-						return db.CreateInBatches(&rows, 1000).Error
-					}
-					return db.Create(&rows).Error
-				}
-				auto := func(rows []BenchRow) error { return db.Clauses(bulk.Options{}).Create(&rows).Error }
 				b.StopTimer()
 				var gormTime time.Duration
 				for i := 0; i < b.N; i++ {
 					for k := range 2 {
-						// Alternate the order, so neither run always
-						// follows the other's emptying of the table.
-						if err := emptyTable(db); err != nil {
+						if err := emptyTable(all); err != nil {
 							b.Fatal(err)
 						}
-						rows := benchRows(n)
+						rows := benchRows(size.n)
 						if (i+k)%2 == 0 {
 							begin := time.Now()
 							if err := plain(rows); err != nil {
@@ -364,6 +383,39 @@ func BenchmarkCreateSizes(b *testing.B) {
 				}
 				b.ReportMetric(gormTime.Seconds()/b.Elapsed().Seconds(), "x-gorm")
 			})
+		}
+	})
+}
+
+// BenchmarkCreateSizesAB is the sweep as two sub-benchmarks per size,
+// impl=gorm and impl=bulk, for benchstat's test of significance. Run it
+// several times (-count would run each sub-benchmark's repetitions back
+// to back, where the machine's drift falls on one side):
+//
+//	for i in $(seq 10); do go test -run '^$' -bench CreateSizesAB .; done > sizes.txt
+//	benchstat -col /impl sizes.txt
+func BenchmarkCreateSizesAB(b *testing.B) {
+	eachDialectB(b, func(b *testing.B, dialect string, all *gorm.DB) {
+		for _, size := range createSizes() {
+			plain, auto := sizeCreates(all, size)
+			for _, impl := range []struct {
+				name   string
+				create func(rows []BenchRow) error
+			}{{"gorm", plain}, {"bulk", auto}} {
+				b.Run("rows="+size.name+"/impl="+impl.name, func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						b.StopTimer()
+						if err := emptyTable(all); err != nil {
+							b.Fatal(err)
+						}
+						rows := benchRows(size.n)
+						b.StartTimer()
+						if err := impl.create(rows); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
 		}
 	})
 }

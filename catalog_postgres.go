@@ -53,8 +53,15 @@ type pgTableInfo struct {
 	// security applies to the current user) and triggers (BEFORE INSERT
 	// row triggers, also on partitions) keep COPY off it.
 	plain, rules, rls, triggers bool
-	stamp                       string
-	sequences                   []uint32 // the oids of the columns' sequences
+	// undoable is set where a statement rolled back to a savepoint leaves
+	// nothing behind that changes what the table gets next: no default
+	// draws from a sequence (or an identity) or calls a function of the
+	// user's (which may), and no trigger or rule runs. Built-in functions
+	// leave nothing: a default is nextval's only way to a sequence, and
+	// pg_depend records it.
+	undoable  bool
+	stamp     string
+	sequences []uint32 // the oids of the columns' sequences
 }
 
 // stampQuery reads a table's stamp, given the table and its sequences,
@@ -133,6 +140,12 @@ SELECT col.attname, col.identity, col.domain, col.own, format_type(col.typ, -1),
        EXISTS (SELECT FROM pg_trigger tg
                 WHERE (tg.tgrelid = c.oid OR tg.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid)))
                   AND tg.tgtype & 7 = 7 AND tg.tgenabled <> 'D'),
+       NOT c.relhasrules
+         AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attidentity <> '')
+         AND NOT EXISTS (SELECT FROM pg_attrdef d JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
+                          WHERE d.adrelid = c.oid AND (dep.refclassid = 'pg_proc'::regclass OR (dep.refclassid = 'pg_class'::regclass AND dep.refobjid <> c.oid)))
+         AND NOT EXISTS (SELECT FROM pg_trigger tg
+                          WHERE (tg.tgrelid = c.oid OR tg.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid))) AND NOT tg.tgisinternal),
        ` + fmt.Sprintf(tableStampFormat, "ARRAY(SELECT oid FROM seq)") + `
   FROM col JOIN pg_type ty ON ty.oid = col.typ
   JOIN t ON true JOIN pg_class c ON c.oid = t.oid
@@ -224,7 +237,7 @@ func readTableInfo(stmt *gorm.Statement, name string) *pgTableInfo {
 			drawable sql.NullBool
 		)
 		if rows.Scan(&name, &col.identity, &col.domain, &col.oid, &col.cast, &col.builtin, &seqOID, &seq, &step, &provable, &drawable,
-			&info.plain, &info.rules, &info.rls, &info.triggers, &info.stamp) != nil {
+			&info.plain, &info.rules, &info.rls, &info.triggers, &info.undoable, &info.stamp) != nil {
 			return nil
 		}
 		if seq.Valid {

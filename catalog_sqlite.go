@@ -49,26 +49,20 @@ type sqliteTable struct {
 	skips bool
 }
 
-// table returns what the schema says of the statement's table and, where
-// rowid asks for it, its largest rowid (0 for a table without rowids), or
-// false where it cannot be read.
-func (c *sqliteCatalog) table(stmt *gorm.Statement, rowid bool) (sqliteTable, int64, bool) {
+// table returns what the schema says of the statement's table and its
+// largest rowid (0 for a table without rowids), or false where it cannot
+// be read.
+func (c *sqliteCatalog) table(stmt *gorm.Statement) (sqliteTable, int64, bool) {
 	var (
 		maxRowid sql.NullInt64
 		version  int64
-		err      error
 	)
-	if rowid {
-		// A table without rowids refuses to name rowid, and has no
-		// rowid key: its version is read alone.
-		query := "SELECT (SELECT max(rowid) FROM " + stmt.Quote(stmt.Table) + "), (SELECT schema_version FROM pragma_schema_version)"
-		err = stmt.ConnPool.QueryRowContext(stmt.Context, query).Scan(&maxRowid, &version)
-	}
-	if !rowid || err != nil {
-		err = stmt.ConnPool.QueryRowContext(stmt.Context, "PRAGMA schema_version").Scan(&version)
-	}
-	if err != nil {
-		return sqliteTable{}, 0, false
+	query := "SELECT (SELECT max(rowid) FROM " + stmt.Quote(stmt.Table) + "), (SELECT schema_version FROM pragma_schema_version)"
+	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query).Scan(&maxRowid, &version); err != nil {
+		// A table without rowids refuses to name rowid.
+		if err := stmt.ConnPool.QueryRowContext(stmt.Context, "PRAGMA schema_version").Scan(&version); err != nil {
+			return sqliteTable{}, 0, false
+		}
 	}
 	cached, ok := c.tables.Load(stmt.Table)
 	if !ok || cached.(sqliteTable).version != version {

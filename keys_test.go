@@ -61,7 +61,8 @@ func TestMySQLAutoIncrementIncrement(t *testing.T) {
 // chunk, under the size at which the plugin reads the catalog) of which
 // two are skipped: by ON CONFLICT DO NOTHING, by a DO UPDATE whose WHERE
 // is false for them, by INSERT OR IGNORE, or by the table's own ON
-// CONFLICT IGNORE. GORM matches RETURNING to the rows by position, so
+// CONFLICT IGNORE (which the plugin reads from the schema from 100 rows;
+// under that it keeps GORM's read-back). GORM matches RETURNING to the rows by position, so
 // every row after the first skipped one holds another row's key. The
 // plugin gives every written row its own key and the skipped ones zero:
 // on PostgreSQL by keys drawn ahead, on SQLite by writing a chunk that
@@ -73,13 +74,14 @@ func TestSkippedRowsKeys(t *testing.T) {
 		dialects string // the dialects whose GORM skips rows this way
 		setup    string // run after the table is migrated
 		clauses  []clause.Expression
+		minRows  int // the fewest rows of a call the plugin tells skipping for
 	}{
 		{name: "do nothing", dialects: "postgres sqlite", clauses: []clause.Expression{clause.OnConflict{DoNothing: true}}},
 		{name: "update where", dialects: "sqlite", clauses: []clause.Expression{clause.OnConflict{
 			Columns: []clause.Column{{Name: "email"}}, DoUpdates: clause.AssignmentColumns([]string{"name"}), Where: neverTrue}}},
 		{name: "or ignore", dialects: "sqlite", clauses: []clause.Expression{clause.Insert{Modifier: "OR IGNORE"}}},
 		{name: "ignore", dialects: "mysql mysql-lastinsertid", clauses: []clause.Expression{clause.Insert{Modifier: "IGNORE"}}},
-		{name: "table ignores", dialects: "sqlite",
+		{name: "table ignores", dialects: "sqlite", minRows: 100,
 			setup: "CREATE TABLE parity_basics (id integer PRIMARY KEY, email text UNIQUE ON CONFLICT IGNORE, name text, age integer, score real, active numeric, nickname text, note text, born datetime, tags text, created_at datetime, updated_at datetime, deleted_at datetime)"},
 	}
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
@@ -89,6 +91,9 @@ func TestSkippedRowsKeys(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%d", c.name, size.rows), func(t *testing.T) {
 					if !strings.Contains(c.dialects, dialect) {
 						t.Skipf("%s skips no rows this way", dialect)
+					}
+					if size.rows < c.minRows {
+						t.Skipf("under %d rows the plugin keeps GORM's read-back here", c.minRows)
 					}
 					skippedRowsKeys(t, plain, db.Clauses(bulk.Options{BatchSize: size.batch}), c.setup, c.clauses, size.rows)
 				})
@@ -153,6 +158,89 @@ func skippedRowsKeys(t *testing.T, plain, db *gorm.DB, setup string, clauses []c
 		t.Error("GORM's structs all hold their own keys: the case no longer shows GORM's positional read-back")
 	}
 	t.Logf("GORM: %d of %d structs hold another row's key", gormWrong, len(want))
+}
+
+// UUIDItem is keyed by a random uuid the database draws: no key can be
+// drawn ahead, and none is told by position.
+type UUIDItem struct {
+	ID   string `gorm:"type:uuid;default:gen_random_uuid()"`
+	Sku  string `gorm:"uniqueIndex;size:32"`
+	Name string
+}
+
+// TestSkippedRowsUUIDKeys is TestSkippedRowsKeys on PostgreSQL for a key
+// no sequence gives: a chunk that wrote fewer rows than it was sent is
+// undone and written again in halves, and every struct holds its own
+// row's key or none.
+func TestSkippedRowsUUIDKeys(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain, db := open(t), withPlugin(t, open(t))
+		sku := []clause.Column{{Name: "sku"}}
+		for _, c := range []struct {
+			name   string
+			clause clause.OnConflict
+		}{
+			{"do nothing", clause.OnConflict{DoNothing: true}},
+			{"update where", clause.OnConflict{Columns: sku, DoUpdates: clause.AssignmentColumns([]string{"name"}),
+				Where: clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "excluded.name <> 'keep'"}}}}},
+		} {
+			for _, size := range []struct{ rows, batch int }{{150, 40}, {60, 0}} {
+				t.Run(fmt.Sprintf("%s/%d", c.name, size.rows), func(t *testing.T) {
+					run := func(db *gorm.DB) ([]UUIDItem, int64, map[string]string) {
+						t.Helper()
+						recreate(t, plain, &UUIDItem{})
+						existing := []UUIDItem{{Sku: "sku010", Name: "old"}, {Sku: "sku050", Name: "old"}, {Sku: "sku020", Name: "old"}}
+						if err := plain.Create(&existing).Error; err != nil {
+							t.Fatal(err)
+						}
+						rows := make([]UUIDItem, size.rows)
+						for i := range rows {
+							rows[i] = UUIDItem{Sku: fmt.Sprintf("sku%03d", i), Name: "new"}
+						}
+						// Rows 10 and 50 are skipped; row 20 updates
+						// the row that holds its sku.
+						rows[10].Name, rows[50].Name = "keep", "keep"
+						res := db.Clauses(c.clause).Create(&rows)
+						if res.Error != nil {
+							t.Fatal(res.Error)
+						}
+						var stored []UUIDItem
+						if err := plain.Find(&stored).Error; err != nil {
+							t.Fatal(err)
+						}
+						keys := map[string]string{}
+						for _, s := range stored {
+							keys[s.Sku] = s.ID
+						}
+						return rows, res.RowsAffected, keys
+					}
+					want, wantN, wantKeys := run(plain)
+					got, gotN, gotKeys := run(db.Clauses(bulk.Options{BatchSize: size.batch}))
+					if len(gotKeys) != len(wantKeys) || gotN != wantN {
+						t.Errorf("table or RowsAffected differ from GORM's: %d vs %d rows", gotN, wantN)
+					}
+					skipped := map[int]bool{10: true, 50: true, 20: c.clause.DoNothing}
+					gormWrong := 0
+					for i := range got {
+						if want[i].ID != wantKeys[want[i].Sku] {
+							gormWrong++
+						}
+						wantID := gotKeys[got[i].Sku]
+						if skipped[i] {
+							wantID = ""
+						}
+						if got[i].ID != wantID {
+							t.Errorf("row %d holds key %q, its own is %q", i, got[i].ID, wantID)
+						}
+					}
+					if gormWrong == 0 {
+						t.Error("GORM's structs all hold their own keys: the case no longer shows GORM's positional read-back")
+					}
+					t.Logf("GORM: %d of %d structs hold another row's key", gormWrong, len(want))
+				})
+			}
+		}
+	})
 }
 
 // keyRanks replaces each key by its rank among the keys.

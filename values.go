@@ -258,22 +258,28 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	case stmt.Dialector.Name() == "mysql":
 		w.ownRows = ownRows(stmt, false)
 	case r.dialect.rowid:
+		// Under catalogMinRows the schema's read costs more than
+		// RETURNING: only the statement says whether it skips rows.
 		// Rowids count the rows an INSERT wrote, which an upsert does
-		// not; under catalogMinRows RETURNING costs less than the rowid's
-		// read.
-		rowid := catalog && !ownRows(stmt, false) && !hasOnConflict(stmt)
-		if table, maxRowid, ok := r.sqliteCatalog.table(stmt, rowid); ok {
+		// not.
+		w.ownRows = ownRows(stmt, false)
+		if !catalog || w.ownRows {
+			break
+		}
+		if table, maxRowid, ok := r.sqliteCatalog.table(stmt); ok {
 			w.ownRows = ownRows(stmt, table.skips)
-			if rowid && !w.ownRows {
+			if !w.ownRows && !hasOnConflict(stmt) {
 				w.rowid = table.rowidKey(stmt, maxRowid)
 			}
 		}
 	}
-	// Keys drawn ahead need the pgx connection, as COPY does.
-	if r.dialect.copy && !db.DryRun && !opts.SkipReturning {
-		if _, upsert := stmt.Clauses["ON CONFLICT"]; upsert {
-			w.ahead, w.overriding = keysAhead(stmt, r.catalog.table(db))
-		}
+	// Keys drawn ahead need the pgx connection, as COPY does. Where they
+	// cannot be drawn, a statement that left nothing behind can be undone.
+	if r.dialect.copy && !db.DryRun && !opts.SkipReturning && hasOnConflict(stmt) {
+		info := r.catalog.table(db)
+		w.ahead, w.overriding = keysAhead(stmt, info)
+		w.ownRows = w.ahead == nil && info != nil && info.undoable &&
+			r.dialect.buildsAhead(stmt, rows) && readsBack(stmt, opts) && ownRows(stmt, false)
 	}
 	if catalog && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
 		if info := r.catalog.table(db); info != nil {
