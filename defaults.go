@@ -82,6 +82,33 @@ func rowAddr(model reflect.Type, row reflect.Value) unsafe.Pointer {
 	return unsafe.Pointer(row.UnsafeAddr())
 }
 
+// rowAddrs returns, for a slice or addressable array of model's structs or
+// of pointers to them, the address of row i for the plans of model's
+// fields, worked out from the backing array rather than by reflect per
+// row: a load asks it of every row. The address is nil for other rows,
+// and for a nil pointer.
+func rowAddrs(model reflect.Type, rows reflect.Value) func(i int) unsafe.Pointer {
+	none := func(int) unsafe.Pointer { return nil }
+	var base unsafe.Pointer
+	switch {
+	case rows.Kind() == reflect.Slice:
+		base = rows.UnsafePointer()
+	case rows.Kind() == reflect.Array && rows.CanAddr():
+		base = unsafe.Pointer(rows.UnsafeAddr())
+	default:
+		return none
+	}
+	switch elem := rows.Type().Elem(); {
+	case elem == model:
+		size := model.Size()
+		return func(i int) unsafe.Pointer { return unsafe.Add(base, uintptr(i)*size) }
+	case elem.Kind() == reflect.Pointer && elem.Elem() == model:
+		size := elem.Size()
+		return func(i int) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Add(base, uintptr(i)*size)) }
+	}
+	return none
+}
+
 const updateTrackTime = "gorm:update_track_time"
 
 // consumeTrackTime drops Save's setting from the statement whose values
@@ -188,7 +215,7 @@ func createValues(stmt *gorm.Statement, rows reflect.Value, now time.Time) claus
 func (cols *insertColumns) defaulted(stmt *gorm.Statement, f *schema.Field, rows reflect.Value) (written bool, given, zero int) {
 	for _, d := range cols.dbDefaults {
 		if d == f {
-			zero = len(zeroRows(stmt, f, rows))
+			zero = zeroRows(stmt, f, rows, nil)
 			return true, rows.Len() - zero, zero
 		}
 	}

@@ -86,19 +86,20 @@ func lastInsertIDSafe(stmt *gorm.Statement) bool {
 	if reflect.Indirect(rows.Index(0)).Kind() != reflect.Struct {
 		return true
 	}
-	return len(zeroRows(stmt, pk, rows)) == rows.Len()
+	return zeroRows(stmt, pk, rows, nil) == rows.Len()
 }
 
 // setKeys gives row i of rows the generated key key(i), as GORM sets what
 // RETURNING hands back.
 func setKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, key func(i int) int64) error {
-	model := stmt.Schema.ModelType
-	set := planOf(model, field).setInt
+	set := planOf(stmt.Schema.ModelType, field).setInt
+	at := rowAddrs(stmt.Schema.ModelType, rows)
 	for i := 0; i < rows.Len(); i++ {
-		row := reflect.Indirect(rows.Index(i))
-		if addr := rowAddr(model, row); set != nil && addr != nil {
+		if addr := at(i); set != nil && addr != nil {
 			set(addr, key(i))
-		} else if err := field.Set(stmt.Context, row, key(i)); err != nil {
+			continue
+		}
+		if err := field.Set(stmt.Context, reflect.Indirect(rows.Index(i)), key(i)); err != nil {
 			return err
 		}
 	}
@@ -268,16 +269,27 @@ func restoreRows(rows, saved reflect.Value) {
 	}
 }
 
-// zeroRows returns the indexes of the rows of a slice of structs whose
-// field is zero: the rows that leave it to the database.
-func zeroRows(stmt *gorm.Statement, field *schema.Field, rows reflect.Value) []int {
+// zeroRows counts the rows of a slice of structs whose field is zero, the
+// rows that leave it to the database, and calls each, where given, with
+// their indexes.
+func zeroRows(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, each func(i int)) int {
 	model := stmt.Schema.ModelType
 	plan := planOf(model, field)
-	var zeros []int
+	at := rowAddrs(model, rows)
+	zeros := 0
 	for i := 0; i < rows.Len(); i++ {
-		row := reflect.Indirect(rows.Index(i))
-		if _, zero := readField(stmt, field, plan, row, rowAddr(model, row)); zero {
-			zeros = append(zeros, i)
+		var zero bool
+		if addr := at(i); plan.zero != nil && addr != nil {
+			zero = plan.zero(addr)
+		} else {
+			row := reflect.Indirect(rows.Index(i))
+			_, zero = readField(stmt, field, plan, row, rowAddr(model, row))
+		}
+		if zero {
+			zeros++
+			if each != nil {
+				each(i)
+			}
 		}
 	}
 	return zeros
@@ -507,7 +519,7 @@ func (plan *copyPlan) reserveKeys(stmt *gorm.Statement, c *pgx.Conn, chunk refle
 			missing[i] = i
 		}
 	} else {
-		missing = zeroRows(stmt, plan.key, chunk)
+		zeroRows(stmt, plan.key, chunk, func(i int) { missing = append(missing, i) })
 	}
 	if len(missing) == 0 {
 		return nil

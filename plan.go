@@ -24,6 +24,9 @@ type fieldPlan struct {
 	// boxed as ValueOf boxes it; zero means all bits zero, as reflect's
 	// IsZero has it.
 	read fieldReader
+	// zero tells what read's second result tells, without boxing the
+	// value: a load asks it of every row's key.
+	zero func(row unsafe.Pointer) bool
 	// setTime, for a time.Time field, assigns a time as GORM's setter does.
 	setTime func(row unsafe.Pointer, t time.Time)
 	// setInt, for an integer field, assigns a generated key as GORM's
@@ -70,12 +73,14 @@ func newFieldPlan(model reflect.Type, f *schema.Field) fieldPlan {
 		return fieldPlan{}
 	}
 	if t == reflect.TypeFor[time.Time]() {
+		read, zero := readAt[time.Time](offset)
 		return fieldPlan{
-			read:    readAt[time.Time](offset),
+			read: read, zero: zero,
 			setTime: func(row unsafe.Pointer, v time.Time) { *(*time.Time)(unsafe.Add(row, offset)) = v },
 		}
 	}
-	return fieldPlan{read: readerAt(t, offset), setInt: intSetterAt(t, offset)}
+	read, zero := readerAt(t, offset)
+	return fieldPlan{read: read, zero: zero, setInt: intSetterAt(t, offset)}
 }
 
 // intSetterAt returns the int64 setter of an integer type at offset, or nil.
@@ -101,8 +106,9 @@ func setIntAt[T int | int64 | int32 | uint | uint64 | uint32](offset uintptr) fu
 	return func(row unsafe.Pointer, v int64) { *(*T)(unsafe.Add(row, offset)) = T(v) }
 }
 
-// readerAt returns the reader of a builtin type at offset, or nil.
-func readerAt(t reflect.Type, offset uintptr) fieldReader {
+// readerAt returns the reader and the zero test of a builtin type at
+// offset, or nils.
+func readerAt(t reflect.Type, offset uintptr) (fieldReader, func(unsafe.Pointer) bool) {
 	switch t {
 	case reflect.TypeFor[string]():
 		return readAt[string](offset)
@@ -121,26 +127,28 @@ func readerAt(t reflect.Type, offset uintptr) fieldReader {
 	case reflect.TypeFor[bool]():
 		return readAt[bool](offset)
 	case reflect.TypeFor[float64]():
+		// All bits zero, as reflect's IsZero has it: -0.0 is not zero.
+		zero := func(row unsafe.Pointer) bool { return *(*uint64)(unsafe.Add(row, offset)) == 0 }
 		return func(row unsafe.Pointer) (any, bool) {
-			v := *(*float64)(unsafe.Add(row, offset))
-			return v, *(*uint64)(unsafe.Add(row, offset)) == 0
-		}
+			return *(*float64)(unsafe.Add(row, offset)), zero(row)
+		}, zero
 	}
-	return nil
+	return nil, nil
 }
 
 // readAt reads a comparable builtin type whose zero value has all bits zero.
 // A zero value comes back boxed once, not per row: zero fields are the ones
 // a bulk create replaces (timestamps, keys), and boxing a time.Time
 // allocates.
-func readAt[T comparable](offset uintptr) fieldReader {
+func readAt[T comparable](offset uintptr) (fieldReader, func(unsafe.Pointer) bool) {
 	var zero T
 	boxedZero := any(zero)
-	return func(row unsafe.Pointer) (any, bool) {
+	read := func(row unsafe.Pointer) (any, bool) {
 		v := *(*T)(unsafe.Add(row, offset))
 		if v == zero {
 			return boxedZero, true
 		}
 		return v, false
 	}
+	return read, func(row unsafe.Pointer) bool { return *(*T)(unsafe.Add(row, offset)) == zero }
 }

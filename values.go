@@ -343,7 +343,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	// taken, and only the rows
 	// RETURNING hands back keep theirs (keys.go).
 	var drawn []int64
-	if w.ahead != nil && len(zeroRows(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue)) == chunk.Len() {
+	if w.ahead != nil && zeroRows(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue, nil) == chunk.Len() {
 		if _, err := withPgx(db.Statement.ConnPool, func(c *pgx.Conn) (err error) {
 			drawn, err = w.ahead.draw(stmt, c, chunk.Len())
 			return err
@@ -365,7 +365,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	var rowid, keysGiven bool
 	if ownBuild && w.rowid != nil {
 		rowid = !hasColumn(values, w.rowid.DBName)
-		keysGiven = !rowid && len(zeroRows(stmt, w.rowid, stmt.ReflectValue)) == 0
+		keysGiven = !rowid && zeroRows(stmt, w.rowid, stmt.ReflectValue, nil) == 0
 	}
 
 	// Without read-back through the handler, it only builds the SQL (an
