@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -405,6 +406,69 @@ func TestLoadDataContexts(t *testing.T) {
 		plain.Model(&LoadHooked{}).Order("id").Pluck("stamp", &stamps)
 		if len(stamps) != 1200 || stamps[7] != "hooked n7" || loadAfter != 1200 || hooked[1199].ID == 0 || loads(counter) != before+1 {
 			t.Errorf("hooks: %d rows, stamp %q, %d AfterCreate, last key %d", len(stamps), stamps[7], loadAfter, hooked[1199].ID)
+		}
+	})
+}
+
+// TestLoadDataCharset loads text over a connection whose character set is
+// not utf8mb4 (charset=latin1 in the DSN: the server reads the bytes of
+// GORM's parameters as latin1, and so must LOAD DATA's CHARACTER SET read
+// the data): the table is GORM's, loaded with no step-aside. Text latin1
+// cannot hold arrives as GORM's statement leaves it.
+func TestLoadDataCharset(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if dialect != "mysql" {
+			t.Skip("one MySQL entry is enough")
+		}
+		open := func(config *gorm.Config) *gorm.DB {
+			db := openDB(t, gormmysql.Open(liveDSN("mysql")+"&charset=latin1"), config)
+			sqlDB, _ := db.DB()
+			sqlDB.SetMaxOpenConns(1)
+			return db
+		}
+		texts := []string{"café", "Grüße", "naïve façade", "x\"y", "日本語", "😀"}
+		rows := func() []LoadText {
+			out := make([]LoadText, 1200)
+			for i := range out {
+				s := texts[i%len(texts)]
+				out[i] = LoadText{S: s, B: []byte(s), Note: &texts[(i+1)%len(texts)]}
+			}
+			return out
+		}
+		counter := &statementCounter{Interface: logger.Discard}
+		plain, db := open(&gorm.Config{}), withPlugin(t, open(&gorm.Config{Logger: counter}))
+		var charset string
+		if err := plain.Raw("SELECT @@character_set_client").Scan(&charset).Error; err != nil || charset != "latin1" {
+			t.Fatalf("character_set_client %q (%v), want latin1", charset, err)
+		}
+		recreate(t, plain, &LoadText{})
+		want := rows()
+		if err := plain.Create(&want).Error; err != nil {
+			t.Fatal(err)
+		}
+		wantTable := tableRows(t, plain, "load_texts")
+		recreate(t, plain, &LoadText{})
+		got := rows()
+		if err := db.Clauses(bulk.Options{Method: bulk.LoadData}).Create(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if gotTable := tableRows(t, plain, "load_texts"); !reflect.DeepEqual(gotTable, wantTable) {
+			for i := range gotTable {
+				if !reflect.DeepEqual(gotTable[i], wantTable[i]) {
+					t.Fatalf("row %d: %q\nwant %q", i, gotTable[i], wantTable[i])
+				}
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Error("structs differ from GORM's")
+		}
+		for _, info := range counter.info {
+			if strings.Contains(info, "gormbulk") {
+				t.Errorf("stepped aside: %s", info)
+			}
+		}
+		if loads(counter) != 1 {
+			t.Errorf("%d loads, want 1", loads(counter))
 		}
 	})
 }
