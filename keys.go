@@ -180,11 +180,34 @@ func ownRows(stmt *gorm.Statement, tableSkips bool) bool {
 }
 
 // writeOwn writes a chunk whose INSERT may skip rows (see ownRows) and
-// returns the rows written.
+// returns the rows written. Where the key's sequence may be drawn from
+// (an upsert that updates WHERE, on PostgreSQL), the rows without a key
+// get theirs drawn first, in row order, as the INSERT's defaults would
+// have drawn them, so that undoing a statement draws nothing again; a
+// row no statement wrote gives its drawn key back.
 func (w *statementWriter) writeOwn(chunk reflect.Value) (int64, error) {
+	drawn := make([]bool, chunk.Len())
+	if w.ahead != nil {
+		stmt := w.db.Statement
+		if _, err := withPgx(stmt.ConnPool, func(c *pgx.Conn) error {
+			return drawMissing(stmt, c, w.ahead, stmt.Schema.PrioritizedPrimaryField, chunk, false, func(i int) { drawn[i] = true })
+		}); err != nil {
+			return 0, err
+		}
+	}
+	return w.writeHalves(chunk, drawn)
+}
+
+// writeHalves is writeOwn's undo and halving; drawn tells the rows whose
+// keys were drawn for them.
+func (w *statementWriter) writeHalves(chunk reflect.Value, drawn []bool) (int64, error) {
 	n := chunk.Len()
 	if n == 1 {
 		tx := w.writeChunk(chunk)
+		if tx.Error == nil && tx.RowsAffected == 0 && drawn[0] {
+			pk := w.db.Statement.Schema.PrioritizedPrimaryField
+			tx.AddError(pk.Set(w.db.Statement.Context, reflect.Indirect(chunk.Index(0)), reflect.Zero(pk.FieldType).Interface()))
+		}
 		return tx.RowsAffected, tx.Error
 	}
 	ctx := w.db.Statement.Context
@@ -206,11 +229,11 @@ func (w *statementWriter) writeOwn(chunk reflect.Value) (int64, error) {
 			return 0, err
 		}
 	}
-	first, err := w.writeOwn(chunk.Slice(0, n/2))
+	first, err := w.writeHalves(chunk.Slice(0, n/2), drawn[:n/2])
 	if err != nil {
 		return first, err
 	}
-	second, err := w.writeOwn(chunk.Slice(n/2, n))
+	second, err := w.writeHalves(chunk.Slice(n/2, n), drawn[n/2:])
 	return first + second, err
 }
 
@@ -378,17 +401,21 @@ func (seq *pgSequence) draw(stmt *gorm.Statement, c *pgx.Conn, n int) ([]int64, 
 // change what it writes.
 func keysAhead(stmt *gorm.Statement, info *pgTableInfo) (seq *pgSequence, overriding bool) {
 	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
-	if !ok || !c.DoNothing || info == nil || stmt.Schema == nil || stmt.Context.Value(inAssociations{}) != nil {
+	updateWhere := !c.DoNothing && len(c.Where.Exprs) > 0
+	if !ok || !(c.DoNothing || updateWhere) || info == nil || stmt.Schema == nil || stmt.Context.Value(inAssociations{}) != nil {
 		return nil, false
 	}
 	pk := stmt.Schema.PrioritizedPrimaryField
 	if pk == nil || len(stmt.Schema.FieldsWithDefaultDBValue) != 1 || stmt.Schema.FieldsWithDefaultDBValue[0] != pk || !pk.Readable {
 		return nil, false
 	}
-	if col := info.columns[pk.DBName]; col.seq != nil && col.seq.drawable {
-		return col.seq, col.identity == identityKey
+	col := info.columns[pk.DBName]
+	// An update's keys are written as given keys (writeOwn), which an
+	// identity GENERATED ALWAYS refuses.
+	if col.seq == nil || !col.seq.drawable || (updateWhere && col.identity == identityKey) {
+		return nil, false
 	}
-	return nil, false
+	return col.seq, col.identity == identityKey
 }
 
 // overridingSystemValue builds a VALUES clause as clause.Values does, with
@@ -511,26 +538,35 @@ func (plan *copyPlan) reserveKeys(stmt *gorm.Statement, c *pgx.Conn, chunk refle
 	if plan.key == nil {
 		return nil
 	}
+	return drawMissing(stmt, c, plan.seq, plan.key, chunk, plan.replaceKeys, nil)
+}
+
+// drawMissing gives the rows without a key (every row, with all) the
+// sequence's next values, in row order, and tells each, where given,
+// which rows got one.
+func drawMissing(stmt *gorm.Statement, c *pgx.Conn, seq *pgSequence, key *schema.Field, chunk reflect.Value, all bool, each func(i int)) error {
 	var missing []int
-	if plan.replaceKeys {
-		// The database would generate every row's key.
+	if all {
 		missing = make([]int, chunk.Len())
 		for i := range missing {
 			missing[i] = i
 		}
 	} else {
-		zeroRows(stmt, plan.key, chunk, func(i int) { missing = append(missing, i) })
+		zeroRows(stmt, key, chunk, func(i int) { missing = append(missing, i) })
 	}
 	if len(missing) == 0 {
 		return nil
 	}
-	keys, err := plan.seq.draw(stmt, c, len(missing))
+	keys, err := seq.draw(stmt, c, len(missing))
 	if err != nil {
 		return err
 	}
 	for i, row := range missing {
-		if err := plan.key.Set(stmt.Context, chunk.Index(row), keys[i]); err != nil {
+		if err := key.Set(stmt.Context, reflect.Indirect(chunk.Index(row)), keys[i]); err != nil {
 			return err
+		}
+		if each != nil {
+			each(row)
 		}
 	}
 	return nil

@@ -278,8 +278,15 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	if r.dialect.copy && !db.DryRun && !opts.SkipReturning && hasOnConflict(stmt) {
 		info := r.catalog.table(db)
 		w.ahead, w.overriding = keysAhead(stmt, info)
-		w.ownRows = w.ahead == nil && info != nil && info.undoable &&
-			r.dialect.buildsAhead(stmt, rows) && readsBack(stmt, opts) && ownRows(stmt, false)
+		// Keys drawn ahead tell DO NOTHING's rows apart in one statement
+		// (keepReturned); an update returns other rows' keys, and goes
+		// back as writeOwn does, with its keys drawn once.
+		updates := updatesOnConflict(stmt)
+		undo := (w.ahead == nil && info != nil && info.undoable) || (w.ahead != nil && updates)
+		w.ownRows = undo && r.dialect.buildsAhead(stmt, rows) && readsBack(stmt, opts) && ownRows(stmt, false)
+		if updates && !w.ownRows {
+			w.ahead = nil
+		}
 	}
 	if catalog && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
 		if info := r.catalog.table(db); info != nil {
