@@ -275,7 +275,7 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	}
 	// Keys drawn ahead need the pgx connection, as COPY does. Where they
 	// cannot be drawn, a statement that left nothing behind can be undone.
-	if r.dialect.copy && !db.DryRun && !opts.SkipReturning && hasOnConflict(stmt) {
+	if r.dialect.copy && !db.DryRun && !opts.SkipReturning && hasOnConflict(stmt) && r.dialect.buildsAhead(stmt, rows) {
 		info := r.catalog.table(db)
 		w.ahead, w.overriding = keysAhead(stmt, info)
 		// Keys drawn ahead tell DO NOTHING's rows apart in one statement
@@ -283,7 +283,7 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 		// back as writeOwn does, with its keys drawn once.
 		updates := updatesOnConflict(stmt)
 		undo := (w.ahead == nil && info != nil && info.undoable) || (w.ahead != nil && updates)
-		w.ownRows = undo && r.dialect.buildsAhead(stmt, rows) && readsBack(stmt, opts) && ownRows(stmt, false)
+		w.ownRows = undo && readsBack(stmt, opts) && ownRows(stmt, false)
 		if updates && !w.ownRows {
 			w.ahead = nil
 		}
