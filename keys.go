@@ -151,7 +151,8 @@ func setRowidKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value,
 // Keys where rows may be skipped, elsewhere. On SQLite and MySQL no key
 // can be drawn ahead without changing the table's keys (a skipped row
 // takes no rowid, and draws no auto-increment value after an INSERT
-// IGNORE's), so a chunk that may skip rows is written as one INSERT, and
+// IGNORE's), and on PostgreSQL a random key (a uuid default) cannot be
+// drawn at all; so a chunk that may skip rows is written as one INSERT, and
 // only where it wrote fewer rows than it was sent does it go back to a
 // savepoint, to be written again in halves: a half that writes all its
 // rows reads their keys as any chunk does, one row's INSERT reads its own
