@@ -160,6 +160,25 @@ func rawCopy(db *gorm.DB, rows []BenchRow) error {
 // rawCopyRows copies the rows next gives, with pgx's CopyFrom fed by
 // CopyFromFunc, on the pgx connection under database/sql.
 func rawCopyRows(db *gorm.DB, next func() (*BenchRow, bool)) error {
+	now := db.NowFunc()
+	columns := []string{"email", "name", "age", "score", "active", "status", "created_at", "updated_at"}
+	return onPgx(db, func(ctx context.Context, c *pgx.Conn) error {
+		values := make([]any, len(columns))
+		_, err := c.CopyFrom(ctx, pgx.Identifier{"bench_rows"}, columns, pgx.CopyFromFunc(func() ([]any, error) {
+			r, ok := next()
+			if !ok {
+				return nil, nil
+			}
+			values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7] = r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now
+			return values, nil
+		}))
+		return err
+	})
+}
+
+// onPgx runs f on a pgx connection of db's pool, as a hand-written
+// loader reaches pgx under database/sql.
+func onPgx(db *gorm.DB, f func(ctx context.Context, c *pgx.Conn) error) error {
 	sqlDB, err := db.DB()
 	if err != nil {
 		return err
@@ -170,20 +189,7 @@ func rawCopyRows(db *gorm.DB, next func() (*BenchRow, bool)) error {
 		return err
 	}
 	defer conn.Close()
-	now := db.NowFunc()
-	columns := []string{"email", "name", "age", "score", "active", "status", "created_at", "updated_at"}
-	return conn.Raw(func(dc any) error {
-		values := make([]any, len(columns))
-		_, err := dc.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{"bench_rows"}, columns, pgx.CopyFromFunc(func() ([]any, error) {
-			r, ok := next()
-			if !ok {
-				return nil, nil
-			}
-			values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7] = r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now
-			return values, nil
-		}))
-		return err
-	})
+	return conn.Raw(func(dc any) error { return f(ctx, dc.(*stdlib.Conn).Conn()) })
 }
 
 // rawLoadData is a hand-written LOAD DATA LOCAL of the rows, streamed as
@@ -601,19 +607,9 @@ func BenchmarkUpsert(b *testing.B) {
 // into the rows; BenchmarkUpsert's clause, its timestamps as GORM sets
 // them.
 func rawStagedUpsert(db *gorm.DB, rows []BenchRow) error {
-	sqlDB, err := db.DB()
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
 	now := db.NowFunc()
-	return conn.Raw(func(dc any) error {
-		tx, err := dc.(*stdlib.Conn).Conn().Begin(ctx)
+	return onPgx(db, func(ctx context.Context, c *pgx.Conn) error {
+		tx, err := c.Begin(ctx)
 		if err != nil {
 			return err
 		}

@@ -318,35 +318,7 @@ func TestLoadDataText(t *testing.T) {
 				}
 				counter := &statementCounter{Interface: logger.Discard}
 				plain, db := session(open(t)), session(withPlugin(t, open(t, &gorm.Config{Logger: counter})))
-				recreate(t, plain, &LoadText{})
-				want := rows()
-				if err := plain.Create(&want).Error; err != nil {
-					t.Fatal(err)
-				}
-				wantTable := tableRows(t, plain, "load_texts")
-				recreate(t, plain, &LoadText{})
-				got := rows()
-				if err := db.Clauses(bulk.Options{Method: bulk.LoadData}).Create(&got).Error; err != nil {
-					t.Fatal(err)
-				}
-				if gotTable := tableRows(t, plain, "load_texts"); !reflect.DeepEqual(gotTable, wantTable) {
-					for i := range gotTable {
-						if !reflect.DeepEqual(gotTable[i], wantTable[i]) {
-							t.Fatalf("row %d: %q\nwant %q", i, gotTable[i], wantTable[i])
-						}
-					}
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Error("structs differ from GORM's")
-				}
-				for _, info := range counter.info {
-					if strings.Contains(info, "gormbulk") {
-						t.Errorf("stepped aside: %s", info)
-					}
-				}
-				if loads(counter) != 1 {
-					t.Errorf("%d loads, want 1", loads(counter))
-				}
+				loadsAsGORM(t, plain, db, counter, rows)
 			})
 		}
 	})
@@ -441,34 +413,42 @@ func TestLoadDataCharset(t *testing.T) {
 		if err := plain.Raw("SELECT @@character_set_client").Scan(&charset).Error; err != nil || charset != "latin1" {
 			t.Fatalf("character_set_client %q (%v), want latin1", charset, err)
 		}
-		recreate(t, plain, &LoadText{})
-		want := rows()
-		if err := plain.Create(&want).Error; err != nil {
-			t.Fatal(err)
-		}
-		wantTable := tableRows(t, plain, "load_texts")
-		recreate(t, plain, &LoadText{})
-		got := rows()
-		if err := db.Clauses(bulk.Options{Method: bulk.LoadData}).Create(&got).Error; err != nil {
-			t.Fatal(err)
-		}
-		if gotTable := tableRows(t, plain, "load_texts"); !reflect.DeepEqual(gotTable, wantTable) {
-			for i := range gotTable {
-				if !reflect.DeepEqual(gotTable[i], wantTable[i]) {
-					t.Fatalf("row %d: %q\nwant %q", i, gotTable[i], wantTable[i])
-				}
-			}
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Error("structs differ from GORM's")
-		}
-		for _, info := range counter.info {
-			if strings.Contains(info, "gormbulk") {
-				t.Errorf("stepped aside: %s", info)
-			}
-		}
-		if loads(counter) != 1 {
-			t.Errorf("%d loads, want 1", loads(counter))
-		}
+		loadsAsGORM(t, plain, db, counter, rows)
 	})
+}
+
+// loadsAsGORM creates rows() by plain GORM, then by a forced LOAD DATA
+// through db, and checks the load left GORM's table and structs, in one
+// LOAD DATA with no step-aside.
+func loadsAsGORM(t *testing.T, plain, db *gorm.DB, counter *statementCounter, rows func() []LoadText) {
+	t.Helper()
+	recreate(t, plain, &LoadText{})
+	want := rows()
+	if err := plain.Create(&want).Error; err != nil {
+		t.Fatal(err)
+	}
+	wantTable := tableRows(t, plain, "load_texts")
+	recreate(t, plain, &LoadText{})
+	got := rows()
+	if err := db.Clauses(bulk.Options{Method: bulk.LoadData}).Create(&got).Error; err != nil {
+		t.Fatal(err)
+	}
+	if gotTable := tableRows(t, plain, "load_texts"); !reflect.DeepEqual(gotTable, wantTable) {
+		for i := range gotTable {
+			if !reflect.DeepEqual(gotTable[i], wantTable[i]) {
+				t.Fatalf("row %d: %q\nwant %q", i, gotTable[i], wantTable[i])
+			}
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Error("structs differ from GORM's")
+	}
+	for _, info := range counter.info {
+		if strings.Contains(info, "gormbulk") {
+			t.Errorf("stepped aside: %s", info)
+		}
+	}
+	if loads(counter) != 1 {
+		t.Errorf("%d loads, want 1", loads(counter))
+	}
 }
