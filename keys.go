@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -121,13 +122,8 @@ func restepKeys(stmt *gorm.Statement, rows reflect.Value, step int64) error {
 	if zero {
 		return nil
 	}
-	var firstKey int64
-	switch v := reflect.ValueOf(first); {
-	case v.CanInt():
-		firstKey = v.Int()
-	case v.CanUint():
-		firstKey = int64(v.Uint())
-	default:
+	firstKey, ok := keyInt(reflect.ValueOf(first))
+	if !ok {
 		return nil
 	}
 	return setKeys(stmt, pk, rows, func(i int) int64 { return firstKey + int64(i)*step })
@@ -394,9 +390,10 @@ func (seq *pgSequence) draw(stmt *gorm.Statement, c *pgx.Conn, n int) ([]int64, 
 // keysAhead returns the sequence to draw a statement's keys ahead from,
 // and whether they are written OVERRIDING SYSTEM VALUE (the key is an
 // identity GENERATED ALWAYS, which refuses given keys otherwise): the
-// statement skips conflicting rows (ON CONFLICT DO NOTHING), reads back
-// only its generated key, the key's default is its sequence's nextval,
-// and the user may draw from it. The creates GORM makes for associations
+// statement skips conflicting rows (ON CONFLICT DO NOTHING, or an update
+// WHERE that reads back nothing but the key), reads its generated key
+// back, the key's default is its sequence's nextval, and the user may draw
+// from it. The creates GORM makes for associations
 // keep GORM's read-back: GORM builds the join rows and foreign keys it
 // writes next from those keys, and a skipped target's zero key would
 // change what it writes.
@@ -407,7 +404,12 @@ func keysAhead(stmt *gorm.Statement, info *pgTableInfo) (seq *pgSequence, overri
 		return nil, false
 	}
 	pk := stmt.Schema.PrioritizedPrimaryField
-	if pk == nil || len(stmt.Schema.FieldsWithDefaultDBValue) != 1 || stmt.Schema.FieldsWithDefaultDBValue[0] != pk || !pk.Readable {
+	if pk == nil || !pk.Readable || !slices.Contains(stmt.Schema.FieldsWithDefaultDBValue, pk) {
+		return nil, false
+	}
+	// An update undoes statements (writeOwn), which would draw other
+	// columns' defaults again.
+	if updateWhere && len(stmt.Schema.FieldsWithDefaultDBValue) != 1 {
 		return nil, false
 	}
 	col := info.columns[pk.DBName]
@@ -447,35 +449,120 @@ func overridingSystemValue(c clause.Clause, builder clause.Builder) {
 }
 
 // keepReturned runs the chunk's INSERT, whose rows hold the keys drawn
-// ahead, and gives back its zero key to every row whose key RETURNING did
-// not return: the rows ON CONFLICT skipped. It returns the rows written.
-func keepReturned(stmt *gorm.Statement, pool gorm.ConnPool, keys []int64) (int64, error) {
-	rows, err := pool.QueryContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
+// ahead, and gives each row what RETURNING handed back with its key, and
+// its zero key back to every row whose key did not come back: the rows
+// ON CONFLICT skipped. It returns the rows written.
+func keepReturned(tx *gorm.DB, pool gorm.ConnPool, keys []int64) (int64, error) {
+	stmt := tx.Statement
+	scratch, n, err := scanScratch(tx, pool)
 	if err != nil {
 		return 0, err
 	}
-	defer rows.Close()
-	written := map[int64]bool{}
-	for rows.Next() {
-		var key int64
-		if err := rows.Scan(&key); err != nil {
-			return 0, err
-		}
-		written[key] = true
-	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	pk := stmt.Schema.PrioritizedPrimaryField
-	zero := reflect.Zero(pk.FieldType).Interface()
+	chunk, pk := stmt.ReflectValue, stmt.Schema.PrioritizedPrimaryField
+	rowOf := make(map[int64]int, len(keys))
 	for i, key := range keys {
-		if !written[key] {
-			if err := pk.Set(stmt.Context, reflect.Indirect(stmt.ReflectValue.Index(i)), zero); err != nil {
+		rowOf[key] = i
+	}
+	written := make([]bool, len(keys))
+	fields := returnedFields(stmt)
+	for j := range n {
+		returned := reflect.Indirect(scratch.Index(j))
+		key, _ := keyInt(pk.ReflectValueOf(stmt.Context, returned))
+		i, ok := rowOf[key]
+		if !ok || written[i] {
+			return 0, fmt.Errorf("gormbulk: RETURNING handed back key %d, not one drawn for the chunk's rows", key)
+		}
+		written[i] = true
+		copyReturned(stmt, fields, reflect.Indirect(chunk.Index(i)), returned)
+	}
+	zero := reflect.Zero(pk.FieldType).Interface()
+	for i := range keys {
+		if !written[i] {
+			if err := pk.Set(stmt.Context, reflect.Indirect(chunk.Index(i)), zero); err != nil {
 				return 0, err
 			}
 		}
 	}
-	return int64(len(written)), nil
+	return int64(n), nil
+}
+
+// scanCounting runs the chunk's INSERT, whose rows' keys cannot be drawn
+// ahead, and reads what RETURNING hands back by position: where it handed
+// back a row for every row sent, row i's is the i-th; where fewer, nothing
+// tells which were skipped, and the rows get what GORM's own read-back
+// gives them, which passes over rows already holding a value it reads
+// back (see the README's differences). It returns the rows written.
+func scanCounting(tx *gorm.DB, pool gorm.ConnPool) (int64, error) {
+	stmt := tx.Statement
+	scratch, n, err := scanScratch(tx, pool)
+	if err != nil {
+		return 0, err
+	}
+	chunk := stmt.ReflectValue
+	if n == chunk.Len() {
+		restoreRows(chunk, scratch)
+		return int64(n), nil
+	}
+	fields := returnedFields(stmt)
+	holdsValue := func(row reflect.Value) bool {
+		for _, f := range fields {
+			if _, zero := f.ValueOf(stmt.Context, row); !zero {
+				return true
+			}
+		}
+		return false
+	}
+	for i, j := 0, 0; j < n && i < chunk.Len(); i++ {
+		if row := reflect.Indirect(chunk.Index(i)); !holdsValue(row) {
+			copyReturned(stmt, fields, row, reflect.Indirect(scratch.Index(j)))
+			j++
+		}
+	}
+	return int64(n), nil
+}
+
+// scanScratch runs the chunk's INSERT and reads what RETURNING hands back,
+// in order, into copies of the chunk's rows, leaving the rows themselves
+// as they were until it is known which row each returned row is. It
+// returns the copies and how many rows came back.
+func scanScratch(tx *gorm.DB, pool gorm.ConnPool) (reflect.Value, int, error) {
+	stmt := tx.Statement
+	chunk := stmt.ReflectValue
+	scratch := snapshot(chunk)
+	stmt.ReflectValue = scratch
+	n, err := scanCounted(tx, pool)
+	stmt.ReflectValue = chunk
+	return scratch, int(n), err
+}
+
+// returnedFields are the fields the statement's RETURNING reads back.
+func returnedFields(stmt *gorm.Statement) []*schema.Field {
+	returning, _ := stmt.Clauses["RETURNING"].Expression.(clause.Returning)
+	fields := make([]*schema.Field, 0, len(returning.Columns))
+	for _, c := range returning.Columns {
+		if f := stmt.Schema.LookUpField(c.Name); f != nil && f.Readable {
+			fields = append(fields, f)
+		}
+	}
+	return fields
+}
+
+// copyReturned gives row to what RETURNING handed back into from.
+func copyReturned(stmt *gorm.Statement, fields []*schema.Field, to, from reflect.Value) {
+	for _, f := range fields {
+		f.ReflectValueOf(stmt.Context, to).Set(f.ReflectValueOf(stmt.Context, from))
+	}
+}
+
+// keyInt returns an integer key's value.
+func keyInt(v reflect.Value) (int64, bool) {
+	switch {
+	case v.CanInt():
+		return v.Int(), true
+	case v.CanUint():
+		return int64(v.Uint()), true
+	}
+	return 0, false
 }
 
 // nextKey returns a value the key's sequence hands out no earlier than

@@ -405,11 +405,15 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			tx.AddError(conn.dialect.check(stmt.SQL.String(), stmt.Vars))
 		case drawn != nil:
 			var err error
-			tx.RowsAffected, err = keepReturned(stmt, conn, drawn)
+			tx.RowsAffected, err = keepReturned(tx, conn, drawn)
+			tx.AddError(err)
+		case across && stmt.Context.Value(inAssociations{}) != nil:
+			var err error
+			tx.RowsAffected, err = w.scanOn(tx, chunk.Len())
 			tx.AddError(err)
 		case across:
 			var err error
-			tx.RowsAffected, err = w.scanOn(tx, chunk.Len())
+			tx.RowsAffected, err = scanCounting(tx, conn)
 			tx.AddError(err)
 		case own:
 			var err error
@@ -501,12 +505,12 @@ func skipsRows(stmt *gorm.Statement, chunk reflect.Value) bool {
 // GORM's one statement would have: GORM matches returned rows to the rows
 // by position, from the first on, so where ON CONFLICT skipped rows of an
 // earlier chunk, the rows it read back for were among the last of that
-// chunk, and its read-back goes on into this one. Reading each chunk's
-// returned rows into the rows from where the last read stopped keeps
-// GORM's structs, and the join rows and foreign keys GORM builds from them
-// (keys drawn ahead, keysAhead, give each row its own key instead where
-// they can be drawn). It returns the rows the read went over, as GORM
-// counts them.
+// chunk, and its read-back goes on into this one. For the creates GORM
+// makes for associations, reading each chunk's returned rows into the rows
+// from where the last read stopped keeps GORM's structs, and the join rows
+// and foreign keys GORM builds from them (a create of the user's own reads
+// by scanCounting, or by keys drawn ahead). It returns the rows the read
+// went over, as GORM counts them.
 func (w *statementWriter) scanOn(tx *gorm.DB, n int) (int64, error) {
 	stmt := tx.Statement
 	rows, err := w.conn.QueryContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
