@@ -1,16 +1,19 @@
 package bulk_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
 
 	"github.com/gormbulk/bulk"
 )
@@ -605,6 +608,71 @@ func TestSkippedRowsMaps(t *testing.T) {
 		sqlDB, _ := db.DB()
 		if n := sqlDB.Stats().InUse; n != 0 {
 			t.Errorf("%d connections in use after the call", n)
+		}
+	})
+}
+
+// panicSerializer panics on every value it reads, as a user's serializer
+// might: outside database/sql, unlike a Scanner's panic.
+type panicSerializer struct{}
+
+func (panicSerializer) Scan(context.Context, *schema.Field, reflect.Value, any) error {
+	panic("panicSerializer: read")
+}
+
+func (panicSerializer) Value(context.Context, *schema.Field, reflect.Value, any) (any, error) {
+	return "written", nil
+}
+
+func init() { schema.RegisterSerializer("gormbulk_panic", panicSerializer{}) }
+
+type PanicReadRow struct {
+	ID    uint
+	Email string `gorm:"uniqueIndex;size:64"`
+	Tag   string `gorm:"serializer:gormbulk_panic;size:16;default:(lower('X'))"`
+}
+
+// TestReadBackPanicReturnsConnection panics in the read-back of rows an
+// INSERT may skip (ON CONFLICT DO NOTHING, read by the plugin where GORM's
+// handler would read them): the panic reaches the caller, and the
+// connection goes back to the pool with nothing written. (A Scanner's
+// panic, inside database/sql, keeps the rows' lock, and with it the
+// transaction's, under GORM's own read-back too.)
+func TestReadBackPanicReturnsConnection(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if dialect == "mysql-lastinsertid" {
+			t.Skip("nothing is read back without RETURNING")
+		}
+		for _, skip := range []bool{false, true} {
+			t.Run(fmt.Sprint("SkipDefaultTransaction=", skip), func(t *testing.T) {
+				db := withPlugin(t, open(t, &gorm.Config{SkipDefaultTransaction: skip}))
+				recreate(t, db, &PanicReadRow{})
+				rows := make([]PanicReadRow, 150)
+				for i := range rows {
+					rows[i].Email = fmt.Sprint("user", i)
+				}
+				func() {
+					defer func() {
+						if r := recover(); r == nil {
+							t.Error("no panic")
+						}
+					}()
+					db.Clauses(bulk.Options{BatchSize: 50}, clause.OnConflict{DoNothing: true}).Create(&rows)
+				}()
+				sqlDB, err := db.DB()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for wait := 0; sqlDB.Stats().InUse != 0 && wait < 100; wait++ {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if inUse := sqlDB.Stats().InUse; inUse != 0 {
+					t.Fatalf("%d connections still in use after the panic", inUse)
+				}
+				if n := count(t, db, "panic_read_rows"); n != 0 {
+					t.Errorf("%d rows left after the panic, want 0", n)
+				}
+			})
 		}
 	})
 }
