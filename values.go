@@ -260,16 +260,14 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	case r.dialect.rowid:
 		// Under catalogMinRows the schema's read costs more than
 		// RETURNING: only the statement says whether it skips rows.
-		// Rowids count the rows an INSERT wrote, which an upsert does
-		// not.
 		w.ownRows = ownRows(stmt, false)
 		if !catalog || w.ownRows {
 			break
 		}
 		if table, maxRowid, ok := r.sqliteCatalog.table(stmt); ok {
 			w.ownRows = ownRows(stmt, table.skips)
-			if !w.ownRows && !hasOnConflict(stmt) {
-				w.rowid = table.rowidKey(stmt, maxRowid)
+			if key := table.rowidKey(stmt, maxRowid); !w.ownRows && key != nil && conflictsOnlyOn(stmt, key) {
+				w.rowid = key
 			}
 		}
 	}
@@ -524,6 +522,24 @@ func (w *statementWriter) scanOn(tx *gorm.DB, n int) (int64, error) {
 	stmt.ReflectValue = chunk
 	w.scanFrom += int(tx.RowsAffected)
 	return tx.RowsAffected, rows.Close()
+}
+
+// conflictsOnlyOn reports whether the statement is no upsert, or one
+// whose conflict target is the key alone (GORM's has-many and has-one
+// upserts, UpdateAll's default): rowids count the rows an INSERT wrote,
+// and a row that leaves its rowid to the database takes a new one, which
+// conflicts with none, so such an upsert writes every such row.
+func conflictsOnlyOn(stmt *gorm.Statement, key *schema.Field) bool {
+	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	switch {
+	case !ok:
+		return true
+	case c.OnConstraint != "":
+		return false
+	case len(c.Columns) == 0:
+		return c.UpdateAll && len(stmt.Schema.PrimaryFields) == 1
+	}
+	return len(c.Columns) == 1 && c.Columns[0].Name == key.DBName
 }
 
 // hasOnConflict reports whether the statement is an upsert.
