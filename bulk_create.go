@@ -172,7 +172,7 @@ func (r *registration) newWriter(db *gorm.DB, opts Options, l *load) (writer, er
 		plan, why := r.planCopy(db, opts, now)
 		switch {
 		case plan != nil:
-			return newCopyWriter(db, plan, opts, l), nil
+			return newCopyWriter(db, plan, opts, l, func() writer { return r.newStatementWriter(db, opts, now) }), nil
 		case opts.Method == Copy:
 			return nil, fmt.Errorf("%w: %s", ErrMethodUnavailable, why)
 		case r.dialect.postgres && !db.DryRun:

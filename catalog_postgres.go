@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // pgColumn is what the catalog says of a column.
@@ -33,6 +34,10 @@ type pgColumn struct {
 	identity string // pg_attribute.attidentity: "a" ALWAYS, "d" BY DEFAULT, ""
 	// seq is the sequence the column's default draws from, if any.
 	seq *pgSequence
+	// unique is set where a unique index on the column alone, immediate,
+	// valid, without predicate or expression, can arbitrate ON CONFLICT on
+	// it (copyUpsert).
+	unique bool
 }
 
 // isArray reports whether the column holds arrays.
@@ -51,8 +56,9 @@ type pgTableInfo struct {
 	columns map[string]pgColumn
 	// plain is set for a plain or partitioned table; rules, rls (row-level
 	// security applies to the current user) and triggers (BEFORE INSERT
-	// row triggers, also on partitions) keep COPY off it.
-	plain, rules, rls, triggers bool
+	// row triggers, also on partitions) keep COPY off it. userTriggers:
+	// any trigger of the user's, also on partitions.
+	plain, rules, rls, triggers, userTriggers bool
 	// undoable is set where a statement rolled back to a savepoint leaves
 	// nothing behind that changes what the table gets next: no default
 	// draws from a sequence (or an identity) or calls a function of the
@@ -80,7 +86,7 @@ const sequenceLastKey = "gormbulk:sequence_last"
 
 // tableStamp changes whenever anything the catalog read depends on may
 // have: the catalog rows of the table's columns, their types, defaults,
-// triggers (also on partitions), rules, partitions and sequences are
+// triggers (also on partitions), rules, partitions, indexes and sequences are
 // rewritten (a new xmin) by the DDL that changes them; the name resolves
 // through search_path (to_regclass), type names are written relative to it
 // (format_type), and row-level security and sequence privileges depend on
@@ -99,6 +105,7 @@ const tableStampFormat = `(SELECT md5(concat_ws('/', t.oid, current_user, curren
   (SELECT string_agg(xmin::text, ',' ORDER BY oid) FROM pg_trigger WHERE tgrelid = t.oid OR tgrelid IN (SELECT relid FROM pg_partition_tree(t.oid))),
   (SELECT string_agg(xmin::text, ',' ORDER BY oid) FROM pg_rewrite WHERE ev_class = t.oid),
   (SELECT string_agg(xmin::text, ',' ORDER BY inhrelid) FROM pg_inherits WHERE inhparent = t.oid),
+  (SELECT string_agg(xmin::text, ',' ORDER BY indexrelid) FROM pg_index WHERE indrelid = t.oid),
   (SELECT string_agg(s.xmin || ':' || q.xmin, ',' ORDER BY s.oid)
      FROM pg_class s JOIN pg_sequence q ON q.seqrelid = s.oid WHERE s.oid = ANY(t.seqs))
 )) FROM (SELECT to_regclass($1)::oid AS oid, %s AS seqs OFFSET 0) t)`
@@ -136,16 +143,18 @@ SELECT col.attname, col.identity, col.domain, col.own, format_type(col.typ, -1),
        seq.oid, seq.oid::regclass::text, q.seqincrement,
        q.seqcache = 1 AND NOT q.seqcycle AND has_sequence_privilege(seq.oid, 'SELECT'),
        has_sequence_privilege(seq.oid, 'USAGE') OR has_sequence_privilege(seq.oid, 'UPDATE'),
+       EXISTS (SELECT FROM pg_index i
+                WHERE i.indrelid = c.oid AND i.indisunique AND i.indimmediate AND i.indisvalid AND i.indpred IS NULL
+                  AND i.indexprs IS NULL AND i.indnkeyatts = 1 AND i.indkey[0] = col.attnum),
        c.relkind IN ('r', 'p'), c.relhasrules, row_security_active(c.oid),
        EXISTS (SELECT FROM pg_trigger tg
                 WHERE (tg.tgrelid = c.oid OR tg.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid)))
                   AND tg.tgtype & 7 = 7 AND tg.tgenabled <> 'D'),
-       NOT c.relhasrules
-         AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attidentity <> '')
+       EXISTS (SELECT FROM pg_trigger tg
+                WHERE (tg.tgrelid = c.oid OR tg.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid))) AND NOT tg.tgisinternal),
+       NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attidentity <> '')
          AND NOT EXISTS (SELECT FROM pg_attrdef d JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
-                          WHERE d.adrelid = c.oid AND (dep.refclassid = 'pg_proc'::regclass OR (dep.refclassid = 'pg_class'::regclass AND dep.refobjid <> c.oid)))
-         AND NOT EXISTS (SELECT FROM pg_trigger tg
-                          WHERE (tg.tgrelid = c.oid OR tg.tgrelid IN (SELECT relid FROM pg_partition_tree(c.oid))) AND NOT tg.tgisinternal),
+                          WHERE d.adrelid = c.oid AND (dep.refclassid = 'pg_proc'::regclass OR (dep.refclassid = 'pg_class'::regclass AND dep.refobjid <> c.oid))),
        ` + fmt.Sprintf(tableStampFormat, "ARRAY(SELECT oid FROM seq)") + `
   FROM col JOIN pg_type ty ON ty.oid = col.typ
   JOIN t ON true JOIN pg_class c ON c.oid = t.oid
@@ -235,11 +244,13 @@ func readTableInfo(stmt *gorm.Statement, name string) *pgTableInfo {
 			step     sql.NullInt64
 			provable sql.NullBool
 			drawable sql.NullBool
+			defaults bool // no default draws from a sequence or calls the user's function
 		)
-		if rows.Scan(&name, &col.identity, &col.domain, &col.oid, &col.cast, &col.builtin, &seqOID, &seq, &step, &provable, &drawable,
-			&info.plain, &info.rules, &info.rls, &info.triggers, &info.undoable, &info.stamp) != nil {
+		if rows.Scan(&name, &col.identity, &col.domain, &col.oid, &col.cast, &col.builtin, &seqOID, &seq, &step, &provable, &drawable, &col.unique,
+			&info.plain, &info.rules, &info.rls, &info.triggers, &info.userTriggers, &defaults, &info.stamp) != nil {
 			return nil
 		}
+		info.undoable = defaults && !info.rules && !info.userTriggers
 		if seq.Valid {
 			col.seq = &pgSequence{oid: uint32(seqOID.Int64), name: seq.String, increment: step.Int64, provable: provable.Bool, drawable: drawable.Bool}
 			info.sequences = append(info.sequences, uint32(seqOID.Int64))
@@ -266,6 +277,30 @@ func (info *pgTableInfo) copyRefusal(readsBack bool) string {
 		return "row-level security applies to the table, and COPY FROM refuses it"
 	case info.triggers && readsBack:
 		return "the table has BEFORE INSERT row triggers, which may change what RETURNING reads back"
+	}
+	return ""
+}
+
+// upsertRefusal says why COPY into the table would not do what the
+// statement's upsert does, or "". Where no row conflicts, an upsert
+// inserts what a COPY inserts; no row conflicts where the conflict target
+// is the key alone and every row leaves its key to the key's sequence
+// (planCopy checks the rows), but for a key taken by hand, after which the
+// chunk goes as the upsert (copyWriter.writeUpsert). Without a unique
+// index to arbitrate the upsert fails, and an upsert that may update fires
+// the table's UPDATE statement triggers.
+func (info *pgTableInfo) upsertRefusal(stmt *gorm.Statement) string {
+	c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	pk := stmt.Schema.PrioritizedPrimaryField
+	if pk == nil || len(stmt.Schema.PrimaryFields) != 1 || c.OnConstraint != "" || len(c.TargetWhere.Exprs) > 0 ||
+		!(len(c.Columns) == 1 && c.Columns[0].Name == pk.DBName || len(c.Columns) == 0 && c.UpdateAll) {
+		return "COPY takes upserts whose conflict target is the key alone"
+	}
+	switch {
+	case !info.columns[pk.DBName].unique:
+		return fmt.Sprintf("no unique index on %s alone arbitrates the upsert", pk.DBName)
+	case info.userTriggers:
+		return "the table has triggers, which an upsert fires otherwise than COPY"
 	}
 	return ""
 }

@@ -36,7 +36,9 @@ import (
 //     (COPY FROM refuses it) and, where anything is read back, without
 //     BEFORE INSERT row triggers (they may change what RETURNING would
 //     return);
-//   - the statement names no RETURNING clause of its own.
+//   - the statement names no RETURNING clause of its own;
+//   - an upsert's conflict target is the key alone, which every row leaves
+//     to the key's sequence (upsertRefusal, copyWriter.writeUpsert).
 // Elsewhere the statement takes the statement path (VALUES/unnest).
 
 // copyRows is how many rows one COPY writes when BatchSize is 0. Keys drawn
@@ -69,6 +71,8 @@ type copyPlan struct {
 	replaceKeys bool
 	// lastKey is the last key the call's latest COPY proved (nextKey).
 	lastKey *int64
+	// upsert is set for a statement with ON CONFLICT (see upsertRefusal).
+	upsert bool
 }
 
 // planCopy returns how to copy the statement's rows, or why COPY cannot
@@ -82,8 +86,8 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 		return nil, "COPY needs PostgreSQL through pgx's database/sql driver"
 	case db.DryRun:
 		return nil, "DryRun shows statements, and COPY is none"
-	case !r.dialect.buildsAhead(stmt, stmt.ReflectValue) || hasOnConflict(stmt):
-		return nil, "COPY takes slices of structs without ON CONFLICT"
+	case !r.dialect.buildsAhead(stmt, stmt.ReflectValue):
+		return nil, "COPY takes slices of structs"
 	}
 	if _, ok := pinned(stmt.ConnPool); !ok {
 		return nil, "the pgx connection cannot be reached: the statement is not in a transaction begun through the plugin's pool (pgx's database/sql driver, opened before db.Use)"
@@ -103,8 +107,14 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 	if why := info.copyRefusal(readsBack(stmt, opts)); why != "" {
 		return nil, why
 	}
+	upsert := hasOnConflict(stmt)
+	if upsert {
+		if why := info.upsertRefusal(stmt); why != "" {
+			return nil, why
+		}
+	}
 	catalog := info.columns
-	plan := &copyPlan{cols: newInsertColumns(stmt, now), table: table}
+	plan := &copyPlan{cols: newInsertColumns(stmt, now), table: table, upsert: upsert}
 	var valued []*schema.Field // fields whose values alone tell their kind
 	for _, f := range plan.cols.fields {
 		if why := copyable(f, catalog, &valued); why != "" {
@@ -115,18 +125,27 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 	rows := stmt.ReflectValue
 	// Every column GORM would read back with RETURNING must be known
 	// without it: given by every row, or a key drawn from its sequence.
+	pk := stmt.Schema.PrioritizedPrimaryField
 	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
 		isWritten, given, zero := plan.cols.defaulted(stmt, f, rows)
 		readBack := f.Readable && !opts.SkipReturning
+		if upsert && f == pk && (given > 0 || !isWritten) {
+			return nil, fmt.Sprintf("rows of the upsert give their key %s, which may conflict", f.DBName)
+		}
 		switch {
 		case zero == 0:
-		case f == stmt.Schema.PrioritizedPrimaryField && readBack:
+		case f == pk && (readBack || upsert):
 			if plan.seq = catalog[f.DBName].seq; plan.seq == nil {
 				return nil, fmt.Sprintf("key %s has a database default other than its sequence's nextval", f.DBName)
 			}
 			plan.key, plan.replaceKeys = f, !isWritten
-			if plan.proveKeys = given == 0 && plan.seq.provable; plan.proveKeys {
+			// An upsert's keys are drawn ahead, so that a chunk that goes
+			// as statements after all writes the same keys.
+			if plan.proveKeys = given == 0 && plan.seq.provable && !upsert; plan.proveKeys {
 				continue
+			}
+			if why := sharedRows(rows); why != "" {
+				return nil, why
 			}
 			if col, ok := catalog[f.DBName]; !ok || col.identity == identityKey {
 				return nil, fmt.Sprintf("key %s is GENERATED ALWAYS: COPY cannot write it, and its sequence cannot prove which keys the rows got", f.DBName)
@@ -145,10 +164,31 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 		plan.given = append(plan.given, f)
 		plan.columns = append(plan.columns, f.DBName)
 	}
+	if upsert && plan.key == nil {
+		return nil, "the upsert's key is not left to a sequence"
+	}
 	if why := valuesCopyable(stmt, rows, valued, catalog, newPgParams(typeMap(stmt.ConnPool))); why != "" {
 		return nil, why
 	}
 	return plan, ""
+}
+
+// sharedRows says why keys drawn ahead cannot go to the rows, or "": a
+// struct that appears twice among them holds only the key drawn last,
+// where each of its appearances is a row of its own.
+func sharedRows(rows reflect.Value) string {
+	if rows.Type().Elem().Kind() != reflect.Pointer {
+		return ""
+	}
+	seen := make(map[uintptr]int, rows.Len())
+	for i := range rows.Len() {
+		p := rows.Index(i).Pointer()
+		if j, ok := seen[p]; ok {
+			return fmt.Sprintf("rows %d and %d are one struct, which keys drawn ahead cannot give two keys", j, i)
+		}
+		seen[p] = i
+	}
+	return ""
 }
 
 // copyable says why binary COPY cannot write a field's values as GORM's
@@ -208,11 +248,19 @@ type copyWriter struct {
 	plan *copyPlan
 	size int
 	load *load // reports the rows a long COPY has sent
+
+	// An upsert's chunks that COPY cannot write go by statements
+	// (writeUpsert): newStatements makes their writer on first use.
+	newStatements func() writer
+	statements    writer
+	// allowed tells, once read, whether the user may do all the upsert
+	// may (read the table and, for an update, update it).
+	allowed *bool
 }
 
-func newCopyWriter(db *gorm.DB, plan *copyPlan, opts Options, l *load) *copyWriter {
+func newCopyWriter(db *gorm.DB, plan *copyPlan, opts Options, l *load, statements func() writer) *copyWriter {
 	consumeTrackTime(db.Statement)
-	w := &copyWriter{db: db, plan: plan, size: copyRows, load: l}
+	w := &copyWriter{db: db, plan: plan, size: copyRows, load: l, newStatements: statements}
 	if opts.BatchSize > 0 {
 		w.size = opts.BatchSize
 	}
@@ -221,20 +269,89 @@ func newCopyWriter(db *gorm.DB, plan *copyPlan, opts Options, l *load) *copyWrit
 
 func (w *copyWriter) chunkRows() int { return w.size }
 
-func (w *copyWriter) close() {}
+func (w *copyWriter) close() {
+	if w.statements != nil {
+		w.statements.close()
+	}
+}
 
 func (w *copyWriter) first() (string, []any) { return w.plan.statement(w.db.Statement), nil }
 
-// write copies the chunk; a failing COPY names the row the server names.
+// write copies the chunk.
 func (w *copyWriter) write(chunk reflect.Value) (int64, error) {
+	if w.plan.upsert {
+		return w.writeUpsert(chunk)
+	}
+	return w.copyChunk(chunk)
+}
+
+// writeUpsert writes a chunk of an upsert that COPY may write (see
+// upsertRefusal) by COPY after a savepoint, with its keys drawn ahead.
+// A key the sequence hands out may have been taken by hand, and then the
+// COPY fails: it is undone, and the chunk goes as the upsert's statements
+// with the keys drawn for it, the keys the statement's defaults would have
+// drawn, so that the table gets what GORM's statement gives it. Where the
+// user may not do all the upsert may, every chunk goes as statements,
+// which fail as GORM's.
+func (w *copyWriter) writeUpsert(chunk reflect.Value) (int64, error) {
+	stmt := w.db.Statement
+	ctx, pool := stmt.Context, stmt.ConnPool
+	if w.allowed == nil {
+		allowed := false
+		if err := pool.QueryRowContext(ctx, "SELECT has_table_privilege($1, 'SELECT') AND (NOT $2 OR has_table_privilege($1, 'UPDATE'))",
+			w.plan.table.Sanitize(), updatesOnConflict(stmt)).Scan(&allowed); err != nil {
+			return 0, err
+		}
+		w.allowed = &allowed
+	}
+	if !*w.allowed {
+		return w.byStatements(chunk)
+	}
+	if _, err := pool.ExecContext(ctx, "SAVEPOINT gormbulk_copy"); err != nil {
+		return 0, err
+	}
 	n, err := w.plan.copyChunk(w.db, chunk, w.load)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		for _, undo := range []string{"ROLLBACK TO SAVEPOINT gormbulk_copy", "RELEASE SAVEPOINT gormbulk_copy"} {
+			if _, err := pool.ExecContext(ctx, undo); err != nil {
+				return 0, err
+			}
+		}
+		return w.byStatements(chunk)
+	}
+	if err != nil {
+		return 0, w.copyError(chunk, err)
+	}
+	_, err = pool.ExecContext(ctx, "RELEASE SAVEPOINT gormbulk_copy")
+	return n, err
+}
+
+// byStatements writes the chunk through the statement path.
+func (w *copyWriter) byStatements(chunk reflect.Value) (int64, error) {
+	if w.statements == nil {
+		w.statements = w.newStatements()
+	}
+	return writeChunks(w.db.Statement, chunk, w.statements, nil, nil)
+}
+
+// copyChunk copies the chunk; a failing COPY names the row the server
+// names.
+func (w *copyWriter) copyChunk(chunk reflect.Value) (int64, error) {
+	n, err := w.plan.copyChunk(w.db, chunk, w.load)
+	return n, w.copyError(chunk, err)
+}
+
+// copyError is a failed COPY's error as the writer returns it: naming the
+// row the server names.
+func (w *copyWriter) copyError(chunk reflect.Value, err error) error {
 	if err == nil {
-		return n, nil
+		return nil
 	}
 	if line := failedLine(err); line > 0 && line <= chunk.Len() {
-		return 0, &ChunkError{First: line - 1, Last: line - 1, Err: translate(w.db, err)}
+		return &ChunkError{First: line - 1, Last: line - 1, Err: translate(w.db, err)}
 	}
-	return 0, translate(w.db, err)
+	return translate(w.db, err)
 }
 
 // copyChunk copies the chunk on the statement's pgx connection, with its

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
 	"github.com/gormbulk/bulk"
@@ -1330,6 +1331,134 @@ func TestCopyPrepareStmt(t *testing.T) {
 					}
 				}
 				checkCopyKeys(t, db, "copy_rows", rows)
+			})
+		}
+	})
+}
+
+// UpsertCopyRow is a table GORM's has-many children are like: a serial
+// key the upsert targets.
+type UpsertCopyRow struct {
+	ID    uint
+	Email string
+	Name  string
+}
+
+// TestUpsertCopy upserts on the key (GORM's has-many and has-one upserts:
+// ON CONFLICT (id) DO UPDATE) rows that all leave their key to its
+// sequence, through plain GORM and the plugin, as the owner and as a role
+// with only the grants it needs: COPY writes them where nothing can
+// conflict, and otherwise the chunk goes as GORM's upsert does, with the
+// keys drawn for it. Tables, errors and structs are GORM's.
+func TestUpsertCopy(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		su := open(t)
+		const role = "gormbulk_upsert"
+		dropRole := func() {
+			su.Exec("DROP TABLE IF EXISTS upsert_copy_rows, upsert_copy_fired")
+			su.Exec("DROP ROLE IF EXISTS " + role)
+		}
+		dropRole()
+		t.Cleanup(dropRole)
+		if err := su.Exec("CREATE ROLE " + role + " NOLOGIN NOSUPERUSER").Error; err != nil {
+			t.Fatal(err)
+		}
+		onKey := clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: clause.AssignmentColumns([]string{"name"})}
+		fired := []string{
+			"CREATE TABLE upsert_copy_fired (n int)",
+			"CREATE FUNCTION upsert_copy_fire() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO upsert_copy_fired VALUES (1); RETURN NULL; END $$",
+			"CREATE TRIGGER upsert_copy_update AFTER UPDATE ON upsert_copy_rows FOR EACH STATEMENT EXECUTE FUNCTION upsert_copy_fire()",
+		}
+		t.Cleanup(func() { su.Exec("DROP FUNCTION IF EXISTS upsert_copy_fire CASCADE") })
+		for _, c := range []struct {
+			name    string
+			setup   []string
+			grants  string // the role's grants; "" runs as the owner
+			clause  clause.OnConflict
+			shared  bool // one struct twice among the rows
+			fires   bool // count the UPDATE statement trigger's firings
+			copies  bool // the plugin writes by COPY
+			creates bool // GORM's create succeeds
+		}{
+			{name: "new keys", clause: onKey, copies: true, creates: true},
+			{name: "do nothing on the key", clause: clause.OnConflict{Columns: onKey.Columns, DoNothing: true}, copies: true, creates: true},
+			{name: "update all", clause: clause.OnConflict{UpdateAll: true}, copies: true, creates: true},
+			{name: "a key taken by hand", setup: []string{"INSERT INTO upsert_copy_rows (id, email, name) VALUES (250, 'hand', 'old')"}, clause: onKey, copies: true, creates: true},
+			{name: "role with the grants", grants: "INSERT, SELECT, UPDATE", clause: onKey, copies: true, creates: true},
+			{name: "role without UPDATE", grants: "INSERT, SELECT", clause: onKey},
+			{name: "role without UPDATE, do nothing", grants: "INSERT, SELECT", clause: clause.OnConflict{Columns: onKey.Columns, DoNothing: true}, copies: true, creates: true},
+			{name: "an UPDATE statement trigger", setup: fired, fires: true, clause: onKey, creates: true},
+			{name: "no unique index on the key", setup: []string{"ALTER TABLE upsert_copy_rows DROP CONSTRAINT upsert_copy_rows_pkey"}, clause: onKey},
+			{name: "one struct twice", clause: onKey, shared: true, creates: true},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				run := func(plugin bool) ([]*UpsertCopyRow, error, []map[string]any, []string) {
+					t.Helper()
+					su.Exec("DROP FUNCTION IF EXISTS upsert_copy_fire CASCADE")
+					su.Exec("DROP TABLE IF EXISTS upsert_copy_fired")
+					recreate(t, su, &UpsertCopyRow{})
+					for _, q := range c.setup {
+						if err := su.Exec(q).Error; err != nil {
+							t.Fatal(err)
+						}
+					}
+					counter := &statementCounter{Interface: logger.Discard}
+					db := open(t, &gorm.Config{Logger: counter})
+					if c.grants != "" {
+						for _, q := range []string{
+							"GRANT " + c.grants + " ON upsert_copy_rows TO " + role,
+							"GRANT USAGE ON SEQUENCE upsert_copy_rows_id_seq TO " + role,
+						} {
+							if err := su.Exec(q).Error; err != nil {
+								t.Fatal(err)
+							}
+						}
+						sqlDB, _ := db.DB()
+						sqlDB.SetMaxOpenConns(1) // so that SET ROLE holds
+						if err := db.Exec("SET ROLE " + role).Error; err != nil {
+							t.Fatal(err)
+						}
+					}
+					if plugin {
+						db = withPlugin(t, db, bulk.Config{Auto: true})
+					}
+					rows := make([]*UpsertCopyRow, 500)
+					for i := range rows {
+						rows[i] = &UpsertCopyRow{Email: fmt.Sprint("user", i), Name: fmt.Sprint("new ", i)}
+					}
+					if c.shared {
+						rows[400] = rows[100]
+					}
+					copyStatements(counter, "")
+					err := db.Clauses(c.clause).Create(&rows).Error
+					table := tableRows(t, su, "upsert_copy_rows")
+					if c.fires {
+						table = append(table, map[string]any{"fired": count(t, su, "upsert_copy_fired")})
+					}
+					return rows, err, table, copyStatements(counter, "COPY")
+				}
+				want, wantErr, wantTable, _ := run(false)
+				got, gotErr, gotTable, copies := run(true)
+				if (wantErr == nil) != c.creates {
+					t.Fatalf("GORM's error: %v", wantErr)
+				}
+				if (gotErr == nil) != (wantErr == nil) {
+					t.Fatalf("error %v, GORM's %v", gotErr, wantErr)
+				}
+				if (len(copies) > 0) != c.copies {
+					t.Errorf("COPY statements %q, want COPY: %v", copies, c.copies)
+				}
+				if !reflect.DeepEqual(gotTable, wantTable) {
+					t.Errorf("table differs from GORM's: %d rows, GORM %d", len(gotTable), len(wantTable))
+				}
+				if wantErr == nil && !reflect.DeepEqual(got, want) {
+					for i := range got {
+						if *got[i] != *want[i] {
+							t.Errorf("row %d: %+v, GORM %+v", i, *got[i], *want[i])
+							break
+						}
+					}
+				}
 			})
 		}
 	})
