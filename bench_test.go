@@ -727,11 +727,10 @@ func BenchmarkAssociations(b *testing.B) {
 }
 
 // rawAssociations is PostgreSQL's hand-written create of users with their
-// orders, keeping what GORM writes: the users' keys drawn in one round
-// trip and COPYed with them, the orders COPYed into a staging table local
-// to the transaction with their users' keys, then moved by one INSERT …
-// SELECT … ON CONFLICT (id) DO UPDATE SET user_id, GORM's has-many upsert,
-// the keys read back into the orders.
+// orders, keeping what GORM writes where no order's key is taken by hand
+// (GORM's has-many upsert, ON CONFLICT (id) DO UPDATE SET user_id, then
+// updates nothing): each table's keys drawn in one round trip and COPYed
+// with its rows, the orders with their users' keys.
 func rawAssociations(db *gorm.DB, users []BenchUser) error {
 	return onPgx(db, func(ctx context.Context, c *pgx.Conn) error {
 		tx, err := c.Begin(ctx)
@@ -739,17 +738,19 @@ func rawAssociations(db *gorm.DB, users []BenchUser) error {
 			return err
 		}
 		defer tx.Rollback(ctx)
-		var keys []int64
-		if err := tx.QueryRow(ctx, "SELECT array_agg(nextval('bench_users_id_seq') ORDER BY g) FROM generate_series(1, $1) AS g", len(users)).Scan(&keys); err != nil {
+		draw := func(seq string, n int) ([]int64, error) {
+			var keys []int64
+			err := tx.QueryRow(ctx, "SELECT array_agg(nextval($1::regclass) ORDER BY g) FROM generate_series(1, $2) AS g", seq, n).Scan(&keys)
+			return keys, err
+		}
+		keys, err := draw("bench_users_id_seq", len(users))
+		if err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_users"}, []string{"id", "email", "name"}, pgx.CopyFromSlice(len(users), func(i int) ([]any, error) {
 			users[i].ID = uint(keys[i])
 			return []any{keys[i], users[i].Email, users[i].Name}, nil
 		})); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE bench_order_stage ON COMMIT DROP AS SELECT 0::int8 AS n, user_id, amount, note FROM bench_orders WITH NO DATA"); err != nil {
 			return err
 		}
 		var orders []*BenchOrder
@@ -760,24 +761,13 @@ func rawAssociations(db *gorm.DB, users []BenchUser) error {
 				orders = append(orders, o)
 			}
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_order_stage"}, []string{"n", "user_id", "amount", "note"}, pgx.CopyFromSlice(len(orders), func(i int) ([]any, error) {
-			return []any{i, orders[i].UserID, orders[i].Amount, orders[i].Note}, nil
+		if keys, err = draw("bench_orders_id_seq", len(orders)); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_orders"}, []string{"id", "user_id", "amount", "note"}, pgx.CopyFromSlice(len(orders), func(i int) ([]any, error) {
+			orders[i].ID = uint(keys[i])
+			return []any{keys[i], orders[i].UserID, orders[i].Amount, orders[i].Note}, nil
 		})); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `INSERT INTO bench_orders (user_id, amount, note)
-SELECT user_id, amount, note FROM bench_order_stage ORDER BY n
-ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id
-RETURNING id`)
-		if err != nil {
-			return err
-		}
-		for i := 0; rows.Next(); i++ {
-			if err := rows.Scan(&orders[i].ID); err != nil {
-				return err
-			}
-		}
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		return tx.Commit(ctx)
