@@ -987,6 +987,11 @@ func (env *tmEnv) postgres(t *testing.T, dsn string) {
 	}
 	env.paths = append(env.paths, upsertPaths(ext, "")...)
 	env.paths = append(env.paths, upsertPaths(simple, "simple-")...)
+	// An upsert on the key whose rows leave it to the sequence goes by COPY.
+	updateAll := &clause.OnConflict{UpdateAll: true}
+	env.paths = append(env.paths,
+		tmPath{name: "copy-upsert", variant: ext, copy: true, upsert: updateAll, db: plugin(bulk.Options{Method: bulk.Copy})},
+		tmPath{name: "copy-upsert-chunks", variant: ext, copy: true, upsert: updateAll, db: plugin(bulk.Options{Method: bulk.Copy, BatchSize: 7})})
 }
 
 func (env *tmEnv) mysql(t *testing.T, dsn string, withStrict, withNoReturning bool) {
