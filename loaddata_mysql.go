@@ -19,6 +19,18 @@ package bulk
 // table's AUTO-INC lock to its end, so its rows' generated keys run from
 // LastInsertId in steps of auto_increment_increment, in row order, where
 // every row generates its key and every row was loaded.
+//
+// Upserts. Where no row meets a duplicate key, INSERT … ON DUPLICATE KEY
+// UPDATE stores what a LOAD DATA stores. No row can where the table's only
+// unique key is its AUTO_INCREMENT primary key and every row leaves the
+// key to it (GORM's has-many and has-one upserts of new rows): a value
+// InnoDB hands out is above every key in the table. Should one meet a
+// duplicate all the same, the load skips the row and goes back to its
+// savepoint, and the chunk goes as the upsert's statements. What the
+// upsert may ask of the user beyond a load (UPDATE on the columns it
+// updates, which MariaDB asks only of a row that meets a duplicate) the
+// call's first row proves, written by a statement before anything is
+// loaded.
 
 import (
 	"bufio"
@@ -107,6 +119,8 @@ type loadPlan struct {
 
 	lastTime time.Time // the time lastText renders
 	lastText []byte
+
+	upsert bool // the statement has ON CONFLICT: see Upserts above
 }
 
 // planLoad returns how to load the statement's rows, or why LOAD DATA
@@ -121,8 +135,8 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 		return nil, "the server refuses LOAD DATA LOCAL (local_infile is OFF)"
 	case db.DryRun:
 		return nil, "DryRun shows statements, and LOAD DATA is none"
-	case !r.dialect.buildsAhead(stmt, stmt.ReflectValue) || hasOnConflict(stmt):
-		return nil, "LOAD DATA takes slices of structs without ON CONFLICT"
+	case !r.dialect.buildsAhead(stmt, stmt.ReflectValue):
+		return nil, "LOAD DATA takes slices of structs"
 	case l.truncates:
 		return nil, "the DSN truncates times (timeTruncate) before it sends them"
 	}
@@ -136,11 +150,14 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 	if !ok || len(table) > 2 {
 		return nil, "the table is an expression, not a name"
 	}
-	types, engine, err := tableTypes(stmt, table)
+	types, engine, uniques, err := tableTypes(stmt, table)
 	if err != nil {
 		return nil, fmt.Sprintf("the table's columns cannot be read: %v", err)
 	}
-	plan := &loadPlan{cols: newInsertColumns(stmt, now), step: r.dialect.autoIncrement, load: l}
+	if hasOnConflict(stmt) && uniques > 0 {
+		return nil, "the table has unique keys besides its primary key, which an upsert's rows may meet"
+	}
+	plan := &loadPlan{cols: newInsertColumns(stmt, now), step: r.dialect.autoIncrement, load: l, upsert: hasOnConflict(stmt)}
 	var columns []string
 	add := func(f *schema.Field) string {
 		if why := sqlValued(f); why != "" {
@@ -160,10 +177,13 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 		}
 	}
 	rows := stmt.ReflectValue
+	pk := stmt.Schema.PrioritizedPrimaryField
+	keyLeft := false // every row leaves the AUTO_INCREMENT key to it
 	// A LOAD DATA column is written for every row or none: a row cannot
 	// leave one to its default as an INSERT's DEFAULT does.
 	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
 		_, given, zero := plan.cols.defaulted(stmt, f, rows)
+		keyLeft = keyLeft || f == pk && f.AutoIncrement && zero == rows.Len()
 		readBack := f.Readable && !opts.SkipReturning && (hasReturning(stmt) || f == stmt.Schema.PrioritizedPrimaryField)
 		switch {
 		case zero == 0:
@@ -182,6 +202,9 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 			plan.key = f
 		}
 	}
+	if plan.upsert && !keyLeft {
+		return nil, "the upsert's rows do not all leave their key to AUTO_INCREMENT, and may meet a duplicate"
+	}
 	quoted := stmt.Quote(strings.Join(table, "."))
 	plan.display = fmt.Sprintf("LOAD DATA LOCAL INFILE 'Reader::gormbulk' INTO TABLE %s (%s)", quoted, strings.Join(columns, ","))
 	// Every value but NULL is enclosed in quotes, a quote in it doubled,
@@ -193,35 +216,38 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 }
 
 // tableTypes reads the DATA_TYPE of each column of the table (its name,
-// after its database where given), and its engine.
-func tableTypes(stmt *gorm.Statement, name []string) (map[string]string, string, error) {
+// after its database where given), its engine, and how many unique keys
+// it has besides its primary key.
+func tableTypes(stmt *gorm.Statement, name []string) (types map[string]string, engine string, uniques int, err error) {
 	schemaName, table := "", name[len(name)-1]
 	if len(name) == 2 {
 		schemaName = name[0]
 	}
-	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT c.COLUMN_NAME, c.DATA_TYPE, t.ENGINE
+	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT c.COLUMN_NAME, c.DATA_TYPE, t.ENGINE,
+		(SELECT COUNT(DISTINCT s.INDEX_NAME) FROM information_schema.STATISTICS s
+		  WHERE s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME AND s.NON_UNIQUE = 0 AND s.INDEX_NAME <> 'PRIMARY')
 		FROM information_schema.COLUMNS c JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
 		WHERE c.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND c.TABLE_NAME = ?`, schemaName, table)
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	defer rows.Close()
-	types := map[string]string{}
-	var engine sql.NullString
+	types = map[string]string{}
+	var eng sql.NullString
 	for rows.Next() {
 		var name, typ string
-		if err := rows.Scan(&name, &typ, &engine); err != nil {
-			return nil, "", err
+		if err := rows.Scan(&name, &typ, &eng, &uniques); err != nil {
+			return nil, "", 0, err
 		}
 		types[name] = strings.ToLower(typ)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	if len(types) == 0 {
-		return nil, "", errors.New("no such table")
+		return nil, "", 0, errors.New("no such table")
 	}
-	return types, engine.String, nil
+	return types, eng.String, uniques, nil
 }
 
 // loadWriter writes chunks with LOAD DATA, and by statements those it
@@ -235,6 +261,8 @@ type loadWriter struct {
 	size  int
 	stmts *statementWriter // for the chunks LOAD DATA cannot write
 	shown string           // the first LOAD DATA sent, see writer.go
+	// proven is set once an upsert's first row went by statement.
+	proven bool
 }
 
 func (r *registration) newLoadWriter(db *gorm.DB, plan *loadPlan, opts Options, now time.Time) *loadWriter {
@@ -271,6 +299,18 @@ var loads atomic.Uint64
 // cannot go as text ends the data early, and the chunk goes back to its
 // savepoint.
 func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
+	if w.plan.upsert && !w.proven {
+		w.proven = true
+		first, err := w.statements(chunk.Slice3(0, 1, 1))
+		if err != nil || chunk.Len() == 1 {
+			return first, err
+		}
+		rest, err := w.write(chunk.Slice3(1, chunk.Len(), chunk.Len()))
+		if ce, ok := err.(*ChunkError); ok {
+			err = &ChunkError{First: ce.First + 1, Last: ce.Last + 1, Err: ce.Err}
+		}
+		return first + rest, err
+	}
 	stmt := w.db.Statement
 	pool := stmt.ConnPool
 	ctx := stmt.Context
@@ -360,6 +400,11 @@ var errUnloadable = errors.New("gormbulk: a value cannot be loaded as text")
 // Info, once per table and reason.
 func (w *loadWriter) byStatements(chunk reflect.Value, why string) (int64, error) {
 	w.r.reasons.stepAside(w.db, "LOAD DATA", "statements", why)
+	return w.statements(chunk)
+}
+
+// statements writes the chunk by the statement path.
+func (w *loadWriter) statements(chunk reflect.Value) (int64, error) {
 	if w.stmts == nil {
 		w.stmts = w.r.newStatementWriter(w.db, w.opts, w.now)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
 	"github.com/gormbulk/bulk"
@@ -451,4 +452,129 @@ func loadsAsGORM(t *testing.T, plain, db *gorm.DB, counter *statementCounter, ro
 	if loads(counter) != 1 {
 		t.Errorf("%d loads, want 1", loads(counter))
 	}
+}
+
+// UpsertLoadRow is a table GORM's has-many children are like: an
+// AUTO_INCREMENT key the upsert updates on, and no other unique key.
+type UpsertLoadRow struct {
+	ID    uint
+	Email string `gorm:"size:64"`
+	Name  string `gorm:"size:64"`
+}
+
+// TestUpsertLoadData upserts rows that all leave their key to
+// AUTO_INCREMENT (GORM's has-many upsert: ON DUPLICATE KEY UPDATE) through
+// plain GORM and the plugin, as root and as a user with only the grants
+// it needs: LOAD DATA writes them where no row can meet a duplicate key
+// (no other unique key), after the first row goes by statement to prove
+// the user may update; otherwise the statements go as GORM's. Tables,
+// errors and structs are GORM's, keys by rank (the guide's gaps).
+func TestUpsertLoadData(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if dialect == "mysql-lastinsertid" {
+			t.Skip("without RETURNING an upsert stays with GORM")
+		}
+		root := open(t)
+		const user = "gormbulk_upsert"
+		dropUser := func() { root.Exec("DROP USER IF EXISTS '" + user + "'@'%'") }
+		dropUser()
+		t.Cleanup(dropUser)
+		if err := root.Exec("CREATE USER '" + user + "'@'%' IDENTIFIED BY 'upsert'").Error; err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := mysql.ParseDSN(liveDSN("mysql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.User, cfg.Passwd = user, "upsert"
+		asUser := func(t *testing.T, opts ...gorm.Option) *gorm.DB {
+			return openDB(t, gormmysql.Open(cfg.FormatDSN()), opts...)
+		}
+		onID := clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: clause.AssignmentColumns([]string{"name"})}
+		for _, c := range []struct {
+			name    string
+			setup   []string
+			grants  string // the user's grants; "" runs as root
+			clause  clause.OnConflict
+			given   bool // half the rows give an existing key
+			loads   bool // the plugin writes by LOAD DATA
+			creates bool // GORM's create succeeds
+		}{
+			{name: "new keys", clause: onID, loads: true, creates: true},
+			{name: "do nothing", clause: clause.OnConflict{DoNothing: true}, loads: true, creates: true},
+			{name: "update all", clause: clause.OnConflict{UpdateAll: true}, loads: true, creates: true},
+			{name: "user with the grants", grants: "INSERT, SELECT, UPDATE", clause: onID, loads: true, creates: true},
+			// MariaDB asks for UPDATE only when a row meets a duplicate.
+			{name: "user without UPDATE", grants: "INSERT, SELECT", clause: onID, loads: true, creates: true},
+			{name: "another unique key", setup: []string{"CREATE UNIQUE INDEX upsert_load_email ON upsert_load_rows (email)", "INSERT INTO upsert_load_rows (email, name) VALUES ('user700', 'old')"}, clause: onID, creates: true},
+			{name: "rows give keys", setup: []string{"INSERT INTO upsert_load_rows (id, email, name) VALUES (3, 'hand', 'old')"}, given: true, clause: onID, creates: true},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				run := func(plugin bool) ([]UpsertLoadRow, error, []map[string]any, int) {
+					t.Helper()
+					recreate(t, root, &UpsertLoadRow{})
+					for _, q := range c.setup {
+						if err := root.Exec(q).Error; err != nil {
+							t.Fatal(err)
+						}
+					}
+					counter := &statementCounter{Interface: logger.Discard}
+					var db *gorm.DB
+					if c.grants != "" {
+						if err := root.Exec("GRANT " + c.grants + " ON upsert_load_rows TO '" + user + "'@'%'").Error; err != nil {
+							t.Fatal(err)
+						}
+						db = asUser(t, &gorm.Config{Logger: counter})
+					} else {
+						db = open(t, &gorm.Config{Logger: counter})
+					}
+					if plugin {
+						db = withPlugin(t, db, bulk.Config{Auto: true})
+					}
+					rows := make([]UpsertLoadRow, 2500)
+					for i := range rows {
+						rows[i] = UpsertLoadRow{Email: fmt.Sprint("user", i), Name: fmt.Sprint("new ", i)}
+						if c.given && i%2 == 0 {
+							rows[i].ID = uint(i + 1)
+						}
+					}
+					err := db.Clauses(c.clause).Create(&rows).Error
+					table := tableRows(t, root, "upsert_load_rows")
+					rank := map[string]uint{}
+					for i, r := range table {
+						rank[fmt.Sprint(r["id"])] = uint(i + 1)
+						r["id"] = uint(i + 1)
+					}
+					for i := range rows {
+						if k, ok := rank[fmt.Sprint(rows[i].ID)]; ok {
+							rows[i].ID = k
+						}
+					}
+					return rows, err, table, loads(counter)
+				}
+				want, wantErr, wantTable, _ := run(false)
+				got, gotErr, gotTable, loaded := run(true)
+				if (wantErr == nil) != c.creates {
+					t.Fatalf("GORM's error: %v", wantErr)
+				}
+				if (gotErr == nil) != (wantErr == nil) {
+					t.Fatalf("error %v, GORM's %v", gotErr, wantErr)
+				}
+				if (loaded > 0) != c.loads {
+					t.Errorf("%d LOAD DATA statements, want LOAD DATA: %v", loaded, c.loads)
+				}
+				if !reflect.DeepEqual(gotTable, wantTable) {
+					t.Errorf("table differs from GORM's: %d rows, GORM %d", len(gotTable), len(wantTable))
+				}
+				if wantErr == nil && !reflect.DeepEqual(got, want) {
+					for i := range got {
+						if got[i] != want[i] {
+							t.Errorf("row %d: %+v, GORM %+v", i, got[i], want[i])
+							break
+						}
+					}
+				}
+			})
+		}
+	})
 }

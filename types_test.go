@@ -887,6 +887,9 @@ func loadPaths(v *tmVariant, prefix string) []tmPath {
 	return []tmPath{
 		{name: prefix + "loaddata", variant: v, copy: true, gaps: true, db: func() *gorm.DB { return v.plugin.Clauses(bulk.Options{Method: bulk.LoadData}) }},
 		{name: prefix + "loaddata-chunks", variant: v, copy: true, gaps: true, db: func() *gorm.DB { return v.plugin.Clauses(bulk.Options{Method: bulk.LoadData, BatchSize: 7}) }},
+		{name: prefix + "loaddata-upsert", variant: v, copy: true, gaps: true, upsert: &clause.OnConflict{UpdateAll: true}, db: func() *gorm.DB {
+			return v.plugin.Clauses(bulk.Options{Method: bulk.LoadData, BatchSize: 7})
+		}},
 	}
 }
 
