@@ -197,39 +197,89 @@ func onPgx(db *gorm.DB, f func(ctx context.Context, c *pgx.Conn) error) error {
 func rawLoadData(db *gorm.DB, rows []BenchRow) error {
 	now := db.NowFunc().Format("2006-01-02 15:04:05.999999")
 	return db.Transaction(func(tx *gorm.DB) error {
-		pr, pw := io.Pipe()
-		defer pr.Close()
-		go func() {
-			w := bufio.NewWriterSize(pw, 64<<10)
-			var line []byte
-			for i := range rows {
-				r := &rows[i]
-				line = append(line[:0], r.Email...)
-				line = append(line, '\t')
-				line = append(line, r.Name...)
-				line = append(line, '\t')
-				line = strconv.AppendInt(line, int64(r.Age), 10)
-				line = append(line, '\t')
-				line = strconv.AppendFloat(line, r.Score, 'g', -1, 64)
-				line = append(line, '\t')
-				if r.Active {
-					line = append(line, '1')
-				} else {
-					line = append(line, '0')
-				}
-				line = append(line, "\tactive\t"...)
-				line = append(line, now...)
-				line = append(line, '\t')
-				line = append(line, now...)
-				line = append(line, '\n')
-				w.Write(line)
+		_, err := rawLoad(tx, "bench_rows", "email,name,age,score,active,status,created_at,updated_at", len(rows), func(i int, line []byte) []byte {
+			r := &rows[i]
+			line = append(line, r.Email...)
+			line = append(line, '\t')
+			line = append(line, r.Name...)
+			line = append(line, '\t')
+			line = strconv.AppendInt(line, int64(r.Age), 10)
+			line = append(line, '\t')
+			line = strconv.AppendFloat(line, r.Score, 'g', -1, 64)
+			line = append(line, '\t')
+			if r.Active {
+				line = append(line, '1')
+			} else {
+				line = append(line, '0')
 			}
-			pw.CloseWithError(w.Flush())
-		}()
-		mysql.RegisterReaderHandler("bench_rows", func() io.Reader { return pr })
-		defer mysql.DeregisterReaderHandler("bench_rows")
-		return tx.Exec("LOAD DATA LOCAL INFILE 'Reader::bench_rows' INTO TABLE bench_rows CHARACTER SET utf8mb4 " +
-			"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (email,name,age,score,active,status,created_at,updated_at)").Error
+			line = append(line, "\tactive\t"...)
+			line = append(line, now...)
+			line = append(line, '\t')
+			line = append(line, now...)
+			return line
+		})
+		return err
+	})
+}
+
+// rawLoad streams n rows, each a tab-separated line, into the table's
+// columns by LOAD DATA LOCAL, and returns LAST_INSERT_ID(): the first
+// generated key.
+func rawLoad(tx *gorm.DB, table, columns string, n int, line func(i int, line []byte) []byte) (int64, error) {
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	go func() {
+		w := bufio.NewWriterSize(pw, 64<<10)
+		var b []byte
+		for i := range n {
+			b = append(line(i, b[:0]), '\n')
+			w.Write(b)
+		}
+		pw.CloseWithError(w.Flush())
+	}()
+	mysql.RegisterReaderHandler(table, func() io.Reader { return pr })
+	defer mysql.DeregisterReaderHandler(table)
+	if err := tx.Exec("LOAD DATA LOCAL INFILE 'Reader::" + table + "' INTO TABLE " + table + " CHARACTER SET utf8mb4 " +
+		"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (" + columns + ")").Error; err != nil {
+		return 0, err
+	}
+	var first int64
+	err := tx.Raw("SELECT LAST_INSERT_ID()").Scan(&first).Error
+	return first, err
+}
+
+// rawAssociationsLoad is MySQL's hand-written create of users with their
+// orders, keeping what GORM writes where no order meets a duplicate key:
+// each table by LOAD DATA LOCAL, its keys from LAST_INSERT_ID() on.
+func rawAssociationsLoad(db *gorm.DB, users []BenchUser) error {
+	return db.Transaction(func(tx *gorm.DB) error {
+		first, err := rawLoad(tx, "bench_users", "email,name", len(users), func(i int, line []byte) []byte {
+			line = append(line, users[i].Email...)
+			line = append(line, '\t')
+			return append(line, users[i].Name...)
+		})
+		if err != nil {
+			return err
+		}
+		var orders []*BenchOrder
+		for i := range users {
+			users[i].ID = uint(first) + uint(i)
+			for j := range users[i].Orders {
+				users[i].Orders[j].UserID = users[i].ID
+				orders = append(orders, &users[i].Orders[j])
+			}
+		}
+		first, err = rawLoad(tx, "bench_orders", "user_id,amount,note", len(orders), func(i int, line []byte) []byte {
+			line = strconv.AppendUint(line, uint64(orders[i].UserID), 10)
+			line = append(line, '\t')
+			line = strconv.AppendFloat(line, orders[i].Amount, 'g', -1, 64)
+			line = append(line, '\t')
+			return append(line, orders[i].Note...)
+		})
+		for i := range orders {
+			orders[i].ID = uint(first) + uint(i)
+		}
+		return err
 	})
 }
 
@@ -701,10 +751,9 @@ func BenchmarkAssociations(b *testing.B) {
 					}
 					gormTime += time.Since(begin)
 				case 2:
-					raw := rawAssociations
-					if dialect != "postgres" {
-						raw = rawAssociationsInserts
-					}
+					raw := map[string]func(*gorm.DB, []BenchUser) error{
+						"postgres": rawAssociations, "mysql": rawAssociationsLoad, "sqlite": rawAssociationsInserts,
+					}[dialect]
 					if err := raw(db, rows); err != nil {
 						b.Fatal(err)
 					}
@@ -774,15 +823,12 @@ func rawAssociations(db *gorm.DB, users []BenchUser) error {
 	})
 }
 
-// rawAssociationsInserts is SQLite's and MySQL's hand-written create of
-// users with their orders, keeping what GORM writes: prepared multi-row
-// INSERTs of maximal size reused across chunks, each chunk's keys from
+// rawAssociationsInserts is SQLite's hand-written create of users with
+// their orders, keeping what GORM writes: prepared multi-row INSERTs of
+// maximal size reused across chunks, each chunk's keys from its
 // LastInsertId, the orders as GORM's has-many upsert on their key.
 func rawAssociationsInserts(db *gorm.DB, users []BenchUser) error {
-	maxParams, upsert := 65535, " ON DUPLICATE KEY UPDATE user_id = VALUES(user_id)"
-	if db.Dialector.Name() == "sqlite" {
-		maxParams, upsert = 32766, " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id"
-	}
+	const maxParams, upsert = 32766, " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id"
 	var orders []*BenchOrder
 	return db.Transaction(func(tx *gorm.DB) error {
 		err := rawChunks(tx, "INSERT INTO bench_users (email, name) VALUES ", "", 2, maxParams, len(users),
