@@ -3,6 +3,7 @@ package bulk_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -568,7 +569,11 @@ func TestUpsertSameKeyTwice(t *testing.T) {
 		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
 			t.Errorf("error %v, GORM's %v; %d rows, GORM %d", gotErr, wantErr, len(got), len(want))
 		}
-		t.Logf("GORM: %v", wantErr)
+		t.Logf("GORM: %v\nplugin: %v", wantErr, gotErr)
+		var ce *bulk.ChunkError
+		if dialect == "postgres" && (!errors.As(gotErr, &ce) || ce.First != 10 || ce.Last != n-10) {
+			t.Errorf("the error does not name rows 10 and %d: %v", n-10, gotErr)
+		}
 	})
 }
 

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
@@ -38,6 +41,16 @@ func (l dialect) buildsAhead(stmt *gorm.Statement, rows reflect.Value) bool {
 // unnest_postgres.go) have one text whatever the row count.
 type sqlCache struct {
 	key, sql string
+	// arrays names, for the last INSERT built with arrays (its first
+	// Vars), each array's column and way; nil after a VALUES list.
+	arrays *unnestArrays
+}
+
+// unnestArrays is what an INSERT's arrays carry: column i's values in Var
+// i, travelling as ways[i].
+type unnestArrays struct {
+	columns []clause.Column
+	ways    []arrayWay
 }
 
 // buildInsert writes the chunk's INSERT into stmt as GORM's create handler
@@ -47,11 +60,16 @@ type sqlCache struct {
 // gone as arrays did not, or "".
 func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipReturning bool, types map[string]pgColumn, params *pgParams) (why string) {
 	if !plainValues(values) {
+		c.arrays = nil
 		buildInsert(stmt, values)
 		return ""
 	}
 	arrays, ways, why := columnArrays(values, types, params)
 	unnest := why == "" && types != nil
+	c.arrays = nil
+	if unnest {
+		c.arrays = &unnestArrays{values.Columns, ways}
+	}
 	var key strings.Builder
 	for i, col := range values.Columns {
 		key.WriteString(col.Name)
@@ -315,7 +333,7 @@ func (w *statementWriter) write(chunk reflect.Value) (int64, error) {
 	tx := w.writeChunk(padded)
 	copyBack()
 	if tx.Error != nil {
-		return 0, tx.Error
+		return 0, w.updatedTwice(tx.Statement, tx.Error)
 	}
 	appendExtra(w.db.Statement.ReflectValue, tx.Statement.ReflectValue, chunk.Len())
 	w.offset += chunk.Len()
@@ -603,4 +621,52 @@ func updateAll(stmt *gorm.Statement, values clause.Values, now time.Time) {
 		}
 	}
 	stmt.AddClause(c)
+}
+
+// updatedTwice names the two rows of a chunk whose upsert failed because
+// both would update one row (PostgreSQL's "ON CONFLICT DO UPDATE command
+// cannot affect row a second time", as GORM's one statement fails), or
+// returns err. The server groups the chunk's values of the conflict
+// target, from the arrays the statement sent, with the types' own
+// equality; on a connection of its own, as the transaction has failed.
+// Where it cannot tell, err names the chunk.
+func (w *statementWriter) updatedTwice(stmt *gorm.Statement, err error) error {
+	var pgErr *pgconn.PgError
+	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	arrays := w.sql.arrays
+	if !errors.As(err, &pgErr) || pgErr.Code != "21000" || !ok || len(c.Columns) == 0 || arrays == nil || len(stmt.Vars) < len(arrays.columns) {
+		return err
+	}
+	var (
+		casts, groups []string
+		vars          []any
+	)
+	for _, target := range c.Columns {
+		k := slices.IndexFunc(arrays.columns, func(col clause.Column) bool { return col.Name == target.Name })
+		if k < 0 {
+			return err
+		}
+		cast := w.types[target.Name].cast
+		vars = append(vars, stmt.Vars[k])
+		n := strconv.Itoa(len(vars))
+		if arrays.ways[k] == textArray {
+			casts = append(casts, "$"+n+"::text[]")
+			groups = append(groups, "u.c"+n+"::"+cast)
+		} else {
+			casts = append(casts, "$"+n+"::"+cast+"[]")
+			groups = append(groups, "u.c"+n)
+		}
+	}
+	names := make([]string, len(vars))
+	for i := range names {
+		names[i] = "c" + strconv.Itoa(i+1)
+	}
+	query := fmt.Sprintf("SELECT min(u.n) - 1, max(u.n) - 1 FROM unnest(%s) WITH ORDINALITY AS u(%s, n) GROUP BY %s HAVING count(*) > 1 LIMIT 1",
+		strings.Join(casts, ", "), strings.Join(names, ", "), strings.Join(groups, ", "))
+	var first, last int
+	if w.db.Config.ConnPool.QueryRowContext(stmt.Context, query, vars...).Scan(&first, &last) != nil {
+		return err
+	}
+	return &ChunkError{First: first, Last: last,
+		Err: fmt.Errorf("rows %d and %d would both update one row: %w", w.offset+first, w.offset+last, err)}
 }
