@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,8 +72,10 @@ type copyPlan struct {
 	replaceKeys bool
 	// lastKey is the last key the call's latest COPY proved (nextKey).
 	lastKey *int64
-	// upsert is set for a statement with ON CONFLICT (see upsertRefusal).
-	upsert bool
+	// upsert is set for a statement with ON CONFLICT (see upsertRefusal);
+	// staged for one whose rows may conflict, which COPY writes into a
+	// staging table and an INSERT … SELECT moves (staging.go).
+	upsert, staged bool
 }
 
 // planCopy returns how to copy the statement's rows, or why COPY cannot
@@ -108,13 +111,14 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 		return nil, why
 	}
 	upsert := hasOnConflict(stmt)
-	if upsert {
-		if why := info.upsertRefusal(stmt); why != "" {
-			return nil, why
-		}
-	}
 	catalog := info.columns
 	plan := &copyPlan{cols: newInsertColumns(stmt, now), table: table, upsert: upsert}
+	if upsert && (info.upsertRefusal(stmt) != "" || !plan.keyLeftToSequence(stmt, catalog)) {
+		if why := stagedRefusal(stmt, opts); why != "" {
+			return nil, why
+		}
+		plan.staged = true
+	}
 	var valued []*schema.Field // fields whose values alone tell their kind
 	for _, f := range plan.cols.fields {
 		if why := copyable(f, catalog, &valued); why != "" {
@@ -123,6 +127,9 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 		plan.columns = append(plan.columns, f.DBName)
 	}
 	rows := stmt.ReflectValue
+	if plan.staged {
+		return plan.stage(stmt, rows, catalog, valued)
+	}
 	// Every column GORM would read back with RETURNING must be known
 	// without it: given by every row, or a key drawn from its sequence.
 	pk := stmt.Schema.PrioritizedPrimaryField
@@ -171,6 +178,19 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 		return nil, why
 	}
 	return plan, ""
+}
+
+// keyLeftToSequence reports whether every row leaves the statement's key
+// to its sequence, and the keys can be drawn ahead for them: no row of an
+// upsert on the key can then conflict (upsertRefusal).
+func (plan *copyPlan) keyLeftToSequence(stmt *gorm.Statement, catalog map[string]pgColumn) bool {
+	pk := stmt.Schema.PrioritizedPrimaryField
+	if pk == nil || !slices.Contains(stmt.Schema.FieldsWithDefaultDBValue, pk) {
+		return false
+	}
+	written, given, _ := plan.cols.defaulted(stmt, pk, stmt.ReflectValue)
+	col := catalog[pk.DBName]
+	return written && given == 0 && col.seq != nil && col.seq.drawable && col.identity != identityKey
 }
 
 // sharedRows says why keys drawn ahead cannot go to the rows, or "": a
@@ -246,6 +266,7 @@ func sqlValued(f *schema.Field) string {
 type copyWriter struct {
 	db   *gorm.DB
 	plan *copyPlan
+	opts Options
 	size int
 	load *load // reports the rows a long COPY has sent
 
@@ -260,9 +281,15 @@ type copyWriter struct {
 
 func newCopyWriter(db *gorm.DB, plan *copyPlan, opts Options, l *load, statements func() writer) *copyWriter {
 	consumeTrackTime(db.Statement)
-	w := &copyWriter{db: db, plan: plan, size: copyRows, load: l, newStatements: statements}
-	if opts.BatchSize > 0 {
+	w := &copyWriter{db: db, plan: plan, opts: opts, size: copyRows, load: l, newStatements: statements}
+	switch {
+	case opts.BatchSize > 0:
 		w.size = opts.BatchSize
+	case plan.staged:
+		// One INSERT … SELECT moves the call's rows, as GORM's one
+		// statement writes them; the COPY streams them, whatever their
+		// number.
+		w.size = db.Statement.ReflectValue.Len()
 	}
 	return w
 }
@@ -279,7 +306,10 @@ func (w *copyWriter) first() (string, []any) { return w.plan.statement(w.db.Stat
 
 // write copies the chunk.
 func (w *copyWriter) write(chunk reflect.Value) (int64, error) {
-	if w.plan.upsert {
+	switch {
+	case w.plan.staged:
+		return w.writeStaged(chunk)
+	case w.plan.upsert:
 		return w.writeUpsert(chunk)
 	}
 	return w.copyChunk(chunk)
@@ -358,7 +388,11 @@ func (w *copyWriter) copyError(chunk reflect.Value, err error) error {
 // generated keys drawn ahead or proven after.
 func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int64, error) {
 	stmt := db.Statement
-	src := &structSource{stmt: stmt, rows: chunk, plan: plan, i: -1, row: make([]any, len(plan.columns)), load: l}
+	table, columns := plan.table, plan.columns
+	if plan.staged {
+		table, columns = pgx.Identifier{stagingTable}, append([]string{stagingOrder}, plan.columns...)
+	}
+	src := &structSource{stmt: stmt, rows: chunk, plan: plan, i: -1, row: make([]any, len(columns)), load: l}
 	begin := time.Now()
 	var copied int64
 	_, err := withPgx(stmt.ConnPool, func(c *pgx.Conn) error {
@@ -373,7 +407,7 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int6
 		if err != nil {
 			return err
 		}
-		copied, err = c.CopyFrom(stmt.Context, plan.table, plan.columns, src)
+		copied, err = c.CopyFrom(stmt.Context, table, columns, src)
 		if err != nil || !plan.proveKeys {
 			return err
 		}
@@ -400,7 +434,12 @@ func (plan *copyPlan) statement(stmt *gorm.Statement) string {
 	for i, c := range plan.columns {
 		quoted[i] = stmt.Quote(c)
 	}
-	return fmt.Sprintf("COPY %s (%s) FROM STDIN", plan.table.Sanitize(), strings.Join(quoted, ","))
+	table := plan.table.Sanitize()
+	if plan.staged {
+		table = stagingTable
+		quoted = append([]string{stagingOrder}, quoted...)
+	}
+	return fmt.Sprintf("COPY %s (%s) FROM STDIN", table, strings.Join(quoted, ","))
 }
 
 // translate applies the dialect's error translation under TranslateError,
@@ -462,10 +501,16 @@ func (s *structSource) report() {
 
 func (s *structSource) Values() ([]any, error) {
 	rv := reflect.Indirect(s.rows.Index(s.i))
-	s.plan.cols.values(s.stmt, rv, s.row)
+	row := s.row
+	if s.plan.staged {
+		// The staging table's first column orders its rows as given.
+		row[0] = int64(s.i)
+		row = row[1:]
+	}
+	s.plan.cols.values(s.stmt, rv, row)
 	offset := len(s.plan.cols.fields)
 	for k, f := range s.plan.given {
-		s.row[offset+k], _ = f.ValueOf(s.stmt.Context, rv)
+		row[offset+k], _ = f.ValueOf(s.stmt.Context, rv)
 	}
 	return s.row, s.stmt.Error
 }

@@ -1349,7 +1349,9 @@ type UpsertCopyRow struct {
 // sequence, through plain GORM and the plugin, as the owner and as a role
 // with only the grants it needs: COPY writes them where nothing can
 // conflict, and otherwise the chunk goes as GORM's upsert does, with the
-// keys drawn for it. Tables, errors and structs are GORM's.
+// keys drawn for it; where COPY cannot do what the upsert does, the rows
+// go through the staging table, or as statements without TEMP. Tables,
+// errors and structs are GORM's.
 func TestUpsertCopy(t *testing.T) {
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		su := open(t)
@@ -1377,7 +1379,10 @@ func TestUpsertCopy(t *testing.T) {
 			clause  clause.OnConflict
 			shared  bool // one struct twice among the rows
 			fires   bool // count the UPDATE statement trigger's firings
+			noTemp  bool // TEMP revoked from PUBLIC
+			given   bool // rows give keys, half of them taken
 			copies  bool // the plugin writes by COPY
+			stages  bool // the plugin writes through the staging table
 			creates bool // GORM's create succeeds
 		}{
 			{name: "new keys", clause: onKey, copies: true, creates: true},
@@ -1386,13 +1391,15 @@ func TestUpsertCopy(t *testing.T) {
 			{name: "a key taken by hand", setup: []string{"INSERT INTO upsert_copy_rows (id, email, name) VALUES (250, 'hand', 'old')"}, clause: onKey, copies: true, creates: true},
 			{name: "role with the grants", grants: "INSERT, SELECT, UPDATE", clause: onKey, copies: true, creates: true},
 			{name: "role without UPDATE", grants: "INSERT, SELECT", clause: onKey},
+			{name: "role without TEMP", setup: fired, fires: true, grants: "INSERT, SELECT, UPDATE", noTemp: true, clause: onKey, creates: true},
+			{name: "rows give keys", given: true, clause: onKey, stages: true, creates: true},
 			{name: "role without UPDATE, do nothing", grants: "INSERT, SELECT", clause: clause.OnConflict{Columns: onKey.Columns, DoNothing: true}, copies: true, creates: true},
-			{name: "an UPDATE statement trigger", setup: fired, fires: true, clause: onKey, creates: true},
-			{name: "no unique index on the key", setup: []string{"ALTER TABLE upsert_copy_rows DROP CONSTRAINT upsert_copy_rows_pkey"}, clause: onKey},
+			{name: "an UPDATE statement trigger", setup: fired, fires: true, clause: onKey, stages: true, creates: true},
+			{name: "no unique index on the key", setup: []string{"ALTER TABLE upsert_copy_rows DROP CONSTRAINT upsert_copy_rows_pkey"}, clause: onKey, stages: true},
 			{name: "one struct twice", clause: onKey, shared: true, creates: true},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				run := func(plugin bool) ([]*UpsertCopyRow, error, []map[string]any, []string) {
+				run := func(plugin bool) ([]*UpsertCopyRow, error, []map[string]any, []string, bool) {
 					t.Helper()
 					su.Exec("DROP FUNCTION IF EXISTS upsert_copy_fire CASCADE")
 					su.Exec("DROP TABLE IF EXISTS upsert_copy_fired")
@@ -1409,6 +1416,9 @@ func TestUpsertCopy(t *testing.T) {
 							"GRANT " + c.grants + " ON upsert_copy_rows TO " + role,
 							"GRANT USAGE ON SEQUENCE upsert_copy_rows_id_seq TO " + role,
 						} {
+							if c.fires {
+								q += "; GRANT INSERT ON upsert_copy_fired TO " + role
+							}
 							if err := su.Exec(q).Error; err != nil {
 								t.Fatal(err)
 							}
@@ -1429,24 +1439,45 @@ func TestUpsertCopy(t *testing.T) {
 					if c.shared {
 						rows[400] = rows[100]
 					}
+					if c.given {
+						if err := su.Exec("INSERT INTO upsert_copy_rows (id, email, name) SELECT g, 'old' || g, 'old' FROM generate_series(1, 250) AS g").Error; err != nil {
+							t.Fatal(err)
+						}
+						for i := range rows {
+							rows[i].ID = uint(i + 1)
+						}
+					}
+					if c.noTemp {
+						if err := su.Exec("REVOKE TEMP ON DATABASE " + su.Migrator().CurrentDatabase() + " FROM PUBLIC").Error; err != nil {
+							t.Fatal(err)
+						}
+						t.Cleanup(func() { su.Exec("GRANT TEMP ON DATABASE " + su.Migrator().CurrentDatabase() + " TO PUBLIC") })
+					}
 					copyStatements(counter, "")
 					err := db.Clauses(c.clause).Create(&rows).Error
 					table := tableRows(t, su, "upsert_copy_rows")
 					if c.fires {
 						table = append(table, map[string]any{"fired": count(t, su, "upsert_copy_fired")})
 					}
-					return rows, err, table, copyStatements(counter, "COPY")
+					if c.noTemp {
+						su.Exec("GRANT TEMP ON DATABASE " + su.Migrator().CurrentDatabase() + " TO PUBLIC")
+					}
+					copies, staged := copyStatements(counter, "COPY"), false
+					for _, q := range copies {
+						staged = staged || strings.HasPrefix(q, "COPY gormbulk_stage")
+					}
+					return rows, err, table, copies, staged
 				}
-				want, wantErr, wantTable, _ := run(false)
-				got, gotErr, gotTable, copies := run(true)
+				want, wantErr, wantTable, _, _ := run(false)
+				got, gotErr, gotTable, copies, staged := run(true)
 				if (wantErr == nil) != c.creates {
 					t.Fatalf("GORM's error: %v", wantErr)
 				}
 				if (gotErr == nil) != (wantErr == nil) {
 					t.Fatalf("error %v, GORM's %v", gotErr, wantErr)
 				}
-				if (len(copies) > 0) != c.copies {
-					t.Errorf("COPY statements %q, want COPY: %v", copies, c.copies)
+				if (len(copies) > 0) != (c.copies || c.stages) || staged != c.stages {
+					t.Errorf("COPY statements %q, want COPY: %v, staged: %v", copies, c.copies, c.stages)
 				}
 				if !reflect.DeepEqual(gotTable, wantTable) {
 					t.Errorf("table differs from GORM's: %d rows, GORM %d", len(gotTable), len(wantTable))

@@ -295,7 +295,7 @@ func parityCases() []parityCase {
 			}
 			return &r
 		}, create: func(db *gorm.DB, rows any) *gorm.DB { return db.Model(&ParityDefaults{}).Create(rows) }},
-		{name: "on conflict do nothing", noCopy: "ON CONFLICT", model: &ParityKeys{}, rows: func() any {
+		{name: "on conflict do nothing", model: &ParityKeys{}, rows: func() any {
 			r := make([]ParityKeys, 16)
 			for i := range r {
 				r[i] = ParityKeys{Code: fmt.Sprintf("c%02d", i%10), Value: i}
@@ -345,7 +345,7 @@ func parityCases() []parityCase {
 		}, create: func(db *gorm.DB, rows any) *gorm.DB {
 			return db.Clauses(clause.Returning{}).Create(rows)
 		}},
-		{name: "upsert all", noCopy: "ON CONFLICT", model: &ParityKeys{}, rows: func() any {
+		{name: "upsert all", model: &ParityKeys{}, rows: func() any {
 			r := make([]ParityKeys, 10)
 			for i := range r {
 				r[i] = ParityKeys{Code: fmt.Sprintf("u%02d", i), Value: i}

@@ -990,11 +990,16 @@ func (env *tmEnv) postgres(t *testing.T, dsn string) {
 	}
 	env.paths = append(env.paths, upsertPaths(ext, "")...)
 	env.paths = append(env.paths, upsertPaths(simple, "simple-")...)
-	// An upsert on the key whose rows leave it to the sequence goes by COPY.
+	// An upsert on the key whose rows leave it to the sequence goes by COPY;
+	// one whose target is inferred otherwise (a WHERE on it) through the
+	// staging table.
 	updateAll := &clause.OnConflict{UpdateAll: true}
+	inferred := &clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, TargetWhere: clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "true"}}}, UpdateAll: true}
 	env.paths = append(env.paths,
 		tmPath{name: "copy-upsert", variant: ext, copy: true, upsert: updateAll, db: plugin(bulk.Options{Method: bulk.Copy})},
-		tmPath{name: "copy-upsert-chunks", variant: ext, copy: true, upsert: updateAll, db: plugin(bulk.Options{Method: bulk.Copy, BatchSize: 7})})
+		tmPath{name: "copy-upsert-chunks", variant: ext, copy: true, upsert: updateAll, db: plugin(bulk.Options{Method: bulk.Copy, BatchSize: 7})},
+		tmPath{name: "copy-staged", variant: ext, copy: true, upsert: inferred, db: plugin(bulk.Options{Method: bulk.Copy})},
+		tmPath{name: "copy-staged-chunks", variant: ext, copy: true, upsert: inferred, db: plugin(bulk.Options{Method: bulk.Copy, BatchSize: 7})})
 }
 
 func (env *tmEnv) mysql(t *testing.T, dsn string, withStrict, withNoReturning bool) {

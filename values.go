@@ -631,10 +631,9 @@ func updateAll(stmt *gorm.Statement, values clause.Values, now time.Time) {
 // equality; on a connection of its own, as the transaction has failed.
 // Where it cannot tell, err names the chunk.
 func (w *statementWriter) updatedTwice(stmt *gorm.Statement, err error) error {
-	var pgErr *pgconn.PgError
 	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
 	arrays := w.sql.arrays
-	if !errors.As(err, &pgErr) || pgErr.Code != "21000" || !ok || len(c.Columns) == 0 || arrays == nil || len(stmt.Vars) < len(arrays.columns) {
+	if !updatedTwiceCode(err) || !ok || len(c.Columns) == 0 || arrays == nil || len(stmt.Vars) < len(arrays.columns) {
 		return err
 	}
 	var (
@@ -667,6 +666,18 @@ func (w *statementWriter) updatedTwice(stmt *gorm.Statement, err error) error {
 	if w.db.Config.ConnPool.QueryRowContext(stmt.Context, query, vars...).Scan(&first, &last) != nil {
 		return err
 	}
-	return &ChunkError{First: first, Last: last,
-		Err: fmt.Errorf("rows %d and %d would both update one row: %w", w.offset+first, w.offset+last, err)}
+	return twiceError(first, last, err)
+}
+
+// updatedTwiceCode reports whether err is PostgreSQL's "ON CONFLICT DO
+// UPDATE command cannot affect row a second time".
+func updatedTwiceCode(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "21000"
+}
+
+// twiceError names rows first and last of a chunk as the two that would
+// update one row.
+func twiceError(first, last int, err error) error {
+	return &ChunkError{First: first, Last: last, Err: fmt.Errorf("the first and the last of them would both update one row: %w", err)}
 }

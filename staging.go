@@ -1,0 +1,180 @@
+package bulk
+
+import (
+	"database/sql"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
+)
+
+// Upserts whose rows may conflict go, on PostgreSQL, by COPY into a
+// staging table local to the transaction, shaped as the target's written
+// columns (CREATE TEMP TABLE … AS SELECT … WITH NO DATA: the same types,
+// so COPY encodes each value as it would for the table), and one
+// INSERT … SELECT … ORDER BY the rows' order … ON CONFLICT … RETURNING
+// moves them: GORM's own clause, its conflict target, updates and WHERE,
+// over the call's rows as GORM's one statement, with RETURNING handing
+// every row back in the rows' order. A column is written for every row or
+// none, as by COPY: a row cannot leave one to its default (GORM's
+// per-row DEFAULT). The role needs TEMP on the database; without it the
+// rows go as statements.
+
+const (
+	stagingTable = "gormbulk_stage"
+	stagingOrder = "gormbulk_n"
+)
+
+// stagedRefusal says why an upsert whose rows may conflict cannot be
+// staged, or "": its read-back must be every row's, in order.
+func stagedRefusal(stmt *gorm.Statement, opts Options) string {
+	c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	if (c.DoNothing || len(c.Where.Exprs) > 0) && readsBack(stmt, opts) {
+		return "an upsert that may skip rows reads its keys back by statements"
+	}
+	return ""
+}
+
+// stage completes a staged plan: every database-default column is given
+// by every row (and copied) or left to its default by every row (and read
+// back by RETURNING).
+func (plan *copyPlan) stage(stmt *gorm.Statement, rows reflect.Value, catalog map[string]pgColumn, valued []*schema.Field) (*copyPlan, string) {
+	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
+		_, given, zero := plan.cols.defaulted(stmt, f, rows)
+		switch {
+		case zero == 0:
+			if why := copyable(f, catalog, &valued); why != "" {
+				return nil, why
+			}
+			plan.given = append(plan.given, f)
+			plan.columns = append(plan.columns, f.DBName)
+		case given > 0:
+			return nil, fmt.Sprintf("column %s is given by some rows and left to its default by others", f.DBName)
+		}
+	}
+	if why := valuesCopyable(stmt, rows, valued, catalog, newPgParams(typeMap(stmt.ConnPool))); why != "" {
+		return nil, why
+	}
+	return plan, ""
+}
+
+// writeStaged writes an upsert's chunk through the staging table, or by
+// statements where the role may not create one.
+func (w *copyWriter) writeStaged(chunk reflect.Value) (int64, error) {
+	stmt := w.db.Statement
+	ctx, pool := stmt.Context, stmt.ConnPool
+	if w.allowed == nil {
+		allowed := false
+		if err := pool.QueryRowContext(ctx, "SELECT has_database_privilege(current_database(), 'TEMP')").Scan(&allowed); err != nil {
+			return 0, err
+		}
+		w.allowed = &allowed
+	}
+	if !*w.allowed {
+		return w.byStatements(chunk)
+	}
+	quoted := make([]string, len(w.plan.columns))
+	for i, c := range w.plan.columns {
+		quoted[i] = stmt.Quote(c)
+	}
+	columns := strings.Join(quoted, ",")
+	create := fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT 0::int8 AS %s, %s FROM %s WITH NO DATA",
+		stagingTable, stagingOrder, columns, w.plan.table.Sanitize())
+	if _, err := pool.ExecContext(ctx, create); err != nil {
+		return 0, err
+	}
+	if _, err := w.copyChunk(chunk); err != nil {
+		return 0, err
+	}
+	// After a savepoint, so that a failed move leaves the staged rows to
+	// tell which two rows would update one row.
+	if _, err := pool.ExecContext(ctx, "SAVEPOINT gormbulk_stage"); err != nil {
+		return 0, err
+	}
+	n, err := w.moveStaged(chunk, columns)
+	if err != nil {
+		return 0, w.stagedTwice(err)
+	}
+	if _, err := pool.ExecContext(ctx, "RELEASE SAVEPOINT gormbulk_stage"); err != nil {
+		return 0, err
+	}
+	// Dropped now, not at commit, so that the transaction's next upsert
+	// stages afresh.
+	_, err = pool.ExecContext(ctx, "DROP TABLE "+stagingTable)
+	return n, err
+}
+
+// moveStaged runs the INSERT … SELECT from the staging table, with the
+// statement's ON CONFLICT and RETURNING, and reads what it hands back into
+// the chunk's rows, in order.
+func (w *copyWriter) moveStaged(chunk reflect.Value, columns string) (int64, error) {
+	db := w.db
+	tx := db.Session(&gorm.Session{Context: db.Statement.Context})
+	stmt := tx.Statement
+	stmt.SQL.Reset()
+	stmt.Vars = nil
+	stmt.ConnPool = db.Statement.ConnPool
+	stmt.BuildClauses = db.Statement.BuildClauses
+	stmt.Dest, stmt.ReflectValue = chunkDest(db.Statement.Dest, chunk)
+	values := clause.Values{Columns: make([]clause.Column, len(w.plan.columns))}
+	for i, c := range w.plan.columns {
+		values.Columns[i] = clause.Column{Name: c}
+	}
+	updateAll(stmt, values, w.plan.cols.now)
+	addCreateClauses(stmt)
+	if w.opts.SkipReturning {
+		delete(stmt.Clauses, "RETURNING")
+	}
+	stmt.AddClauseIfNotExists(clause.Insert{})
+	stmt.Build("INSERT")
+	stmt.WriteString(fmt.Sprintf(" (%s) SELECT %s FROM %s ORDER BY %s ", columns, columns, stagingTable, stagingOrder))
+	stmt.Build("ON CONFLICT")
+	begin := time.Now()
+	var n int64
+	var err error
+	if _, ok := stmt.Clauses["RETURNING"]; ok {
+		stmt.WriteByte(' ')
+		stmt.Build("RETURNING")
+		n, err = scanCounted(tx, stmt.ConnPool)
+	} else {
+		var result sql.Result
+		if result, err = stmt.ConnPool.ExecContext(stmt.Context, stmt.SQL.String(), stmt.Vars...); err == nil {
+			n, err = result.RowsAffected()
+		}
+	}
+	if err != nil && tx.Error == nil {
+		tx.AddError(err) // as GORM's handler adds it: translated, where asked
+	}
+	tx.RowsAffected = n
+	trace(tx, begin)
+	return n, tx.Error
+}
+
+// stagedTwice names the two rows of a failed move that would both update
+// one row (see updatedTwice), grouping the staged rows by the conflict
+// target back at the savepoint, or returns err.
+func (w *copyWriter) stagedTwice(err error) error {
+	stmt := w.db.Statement
+	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	if !updatedTwiceCode(err) || !ok || len(c.Columns) == 0 {
+		return err
+	}
+	if _, e := stmt.ConnPool.ExecContext(stmt.Context, "ROLLBACK TO SAVEPOINT gormbulk_stage"); e != nil {
+		return err
+	}
+	target := make([]string, len(c.Columns))
+	for i, col := range c.Columns {
+		target[i] = stmt.Quote(col.Name)
+	}
+	query := fmt.Sprintf("SELECT min(%[1]s), max(%[1]s) FROM %[2]s GROUP BY %[3]s HAVING count(*) > 1 LIMIT 1",
+		stagingOrder, stagingTable, strings.Join(target, ","))
+	var first, last int
+	if stmt.ConnPool.QueryRowContext(stmt.Context, query).Scan(&first, &last) != nil {
+		return err
+	}
+	return twiceError(first, last, err)
+}
