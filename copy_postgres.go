@@ -113,11 +113,12 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 	upsert := hasOnConflict(stmt)
 	catalog := info.columns
 	plan := &copyPlan{cols: newInsertColumns(stmt, now), table: table, upsert: upsert}
-	if upsert && (info.upsertRefusal(stmt) != "" || !plan.keyLeftToSequence(stmt, catalog)) {
-		if why := stagedRefusal(stmt, opts); why != "" {
+	if upsert {
+		direct := info.upsertRefusal(stmt) == "" && plan.keyLeftToSequence(stmt, catalog)
+		if why := upsertCopyRefusal(stmt, opts, direct); why != "" {
 			return nil, why
 		}
-		plan.staged = true
+		plan.staged = !direct
 	}
 	var valued []*schema.Field // fields whose values alone tell their kind
 	for _, f := range plan.cols.fields {

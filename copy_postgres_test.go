@@ -1353,6 +1353,7 @@ type UpsertCopyRow struct {
 // go through the staging table, or as statements without TEMP. Tables,
 // errors and structs are GORM's.
 func TestUpsertCopy(t *testing.T) {
+	t.Cleanup(bulk.SetUpsertCopyMinRows(1))
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		su := open(t)
 		const role = "gormbulk_upsert"

@@ -15,6 +15,15 @@ func SetCatalogMinRows(n int) (restore func()) {
 	return func() { catalogMinRows = old }
 }
 
+// SetUpsertCopyMinRows sets the fewest rows the automatic choice writes
+// an upsert with by COPY, straight or staged, and returns a function that
+// restores them.
+func SetUpsertCopyMinRows(n int) (restore func()) {
+	direct, staged := upsertCopyMinRows, stagingMinRows
+	upsertCopyMinRows, stagingMinRows = n, n
+	return func() { upsertCopyMinRows, stagingMinRows = direct, staged }
+}
+
 // PostgresCompatible is postgresCompatible, for its table of versions.
 var PostgresCompatible = postgresCompatible
 

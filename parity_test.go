@@ -508,6 +508,7 @@ func parityUsers(n int) []ParityUser {
 // TestParityAssociations creates users with their associations through
 // GORM and through the plugin, and compares every table and the structs.
 func TestParityAssociations(t *testing.T) {
+	t.Cleanup(bulk.SetUpsertCopyMinRows(1))
 	models := []any{&ParityCompany{}, &ParityLanguage{}, &ParityUser{}, &ParityPet{}, &ParityAccount{}}
 	tables := []string{"parity_companies", "parity_languages", "parity_users", "parity_pets", "parity_accounts", "parity_user_languages"}
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
@@ -528,7 +529,8 @@ func TestParityAssociations(t *testing.T) {
 		}
 
 		// 150 users: their associations' creates read the catalog, and
-		// take SQLite's rowids through GORM's upserts on the key.
+		// take SQLite's rowids and PostgreSQL's COPY (from any size, here)
+		// through GORM's upserts on the key.
 		for _, size := range []struct {
 			users int
 			db    *gorm.DB

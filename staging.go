@@ -29,11 +29,30 @@ const (
 	stagingOrder = "gormbulk_n"
 )
 
-// stagedRefusal says why an upsert whose rows may conflict cannot be
-// staged, or "": its read-back must be every row's, in order.
-func stagedRefusal(stmt *gorm.Statement, opts Options) string {
+// upsertCopyMinRows and stagingMinRows are the fewest rows the automatic
+// choice writes an upsert with by COPY: straight into the table where no
+// row can conflict (upsertRefusal), else through the staging table. Below
+// them the round trips they add (the grants, the savepoint, the keys; the
+// staging table's creation) cost more than they save. Measured here,
+// paired with GORM's upsert, against one statement of arrays: on the key,
+// 1,000 rows 1.16× GORM by COPY, 1.30× as arrays, 3,000 rows 1.48× and
+// 1.21×; staged, 1,000 rows 1.04× and 1.32×, 3,000 rows 1.53× and 1.55×,
+// 5,000 rows 1.83× and 1.70×.
+var upsertCopyMinRows, stagingMinRows = 2000, 4000
+
+// upsertCopyRefusal says why an upsert cannot go by COPY, straight
+// (direct) or staged, or "": a staged upsert's read-back must be every
+// row's, in order.
+func upsertCopyRefusal(stmt *gorm.Statement, opts Options, direct bool) string {
+	least := stagingMinRows
+	if direct {
+		least = upsertCopyMinRows
+	}
+	if opts.Method != Copy && stmt.ReflectValue.Len() < least {
+		return fmt.Sprintf("an upsert of fewer than %d rows goes faster as one statement", least)
+	}
 	c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
-	if (c.DoNothing || len(c.Where.Exprs) > 0) && readsBack(stmt, opts) {
+	if !direct && (c.DoNothing || len(c.Where.Exprs) > 0) && readsBack(stmt, opts) {
 		return "an upsert that may skip rows reads its keys back by statements"
 	}
 	return ""
