@@ -1394,6 +1394,7 @@ func TestUpsertCopy(t *testing.T) {
 			{name: "role without UPDATE", grants: "INSERT, SELECT", clause: onKey},
 			{name: "role without TEMP", setup: fired, fires: true, grants: "INSERT, SELECT, UPDATE", noTemp: true, clause: onKey, creates: true},
 			{name: "rows give keys", given: true, clause: onKey, stages: true, creates: true},
+			{name: "role without SELECT", setup: fired, fires: true, grants: "INSERT, UPDATE", clause: onKey},
 			{name: "role without UPDATE, do nothing", grants: "INSERT, SELECT", clause: clause.OnConflict{Columns: onKey.Columns, DoNothing: true}, copies: true, creates: true},
 			{name: "an UPDATE statement trigger", setup: fired, fires: true, clause: onKey, stages: true, creates: true},
 			{name: "no unique index on the key", setup: []string{"ALTER TABLE upsert_copy_rows DROP CONSTRAINT upsert_copy_rows_pkey"}, clause: onKey, stages: true},

@@ -21,8 +21,8 @@ import (
 // over the call's rows as GORM's one statement, with RETURNING handing
 // every row back in the rows' order. A column is written for every row or
 // none, as by COPY: a row cannot leave one to its default (GORM's
-// per-row DEFAULT). The role needs TEMP on the database; without it the
-// rows go as statements.
+// per-row DEFAULT). The role needs TEMP on the database and SELECT on the
+// table; without them the rows go as statements.
 
 const (
 	stagingTable = "gormbulk_stage"
@@ -82,13 +82,16 @@ func (plan *copyPlan) stage(stmt *gorm.Statement, rows reflect.Value, catalog ma
 }
 
 // writeStaged writes an upsert's chunk through the staging table, or by
-// statements where the role may not create one.
+// statements where the role may not create one (TEMP on the database) or
+// read the target.
 func (w *copyWriter) writeStaged(chunk reflect.Value) (int64, error) {
 	stmt := w.db.Statement
 	ctx, pool := stmt.Context, stmt.ConnPool
 	if w.allowed == nil {
 		allowed := false
-		if err := pool.QueryRowContext(ctx, "SELECT has_database_privilege(current_database(), 'TEMP')").Scan(&allowed); err != nil {
+		// The staging table takes its shape from a SELECT of the target.
+		if err := pool.QueryRowContext(ctx, "SELECT has_database_privilege(current_database(), 'TEMP') AND has_table_privilege($1, 'SELECT')",
+			w.plan.table.Sanitize()).Scan(&allowed); err != nil {
 			return 0, err
 		}
 		w.allowed = &allowed
