@@ -39,7 +39,8 @@ import (
 //     return);
 //   - the statement names no RETURNING clause of its own;
 //   - an upsert's conflict target is the key alone, which every row leaves
-//     to the key's sequence (upsertRefusal, copyWriter.writeUpsert).
+//     to the key's sequence (upsertRefusal, copyWriter.writeUpsert), or
+//     else its rows go through a staging table (staging.go).
 // Elsewhere the statement takes the statement path (VALUES/unnest).
 
 // copyRows is how many rows one COPY writes when BatchSize is 0. Keys drawn
