@@ -1401,7 +1401,7 @@ func TestUpsertCopy(t *testing.T) {
 			{name: "one struct twice", clause: onKey, shared: true, creates: true},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				run := func(plugin bool) ([]*UpsertCopyRow, error, []map[string]any, []string, bool) {
+				run := func(plugin bool) ([]*UpsertCopyRow, []map[string]any, []string, bool, error) {
 					t.Helper()
 					su.Exec("DROP FUNCTION IF EXISTS upsert_copy_fire CASCADE")
 					su.Exec("DROP TABLE IF EXISTS upsert_copy_fired")
@@ -1468,10 +1468,10 @@ func TestUpsertCopy(t *testing.T) {
 					for _, q := range copies {
 						staged = staged || strings.HasPrefix(q, "COPY gormbulk_stage")
 					}
-					return rows, err, table, copies, staged
+					return rows, table, copies, staged, err
 				}
-				want, wantErr, wantTable, _, _ := run(false)
-				got, gotErr, gotTable, copies, staged := run(true)
+				want, wantTable, _, _, wantErr := run(false)
+				got, gotTable, copies, staged, gotErr := run(true)
 				if (wantErr == nil) != c.creates {
 					t.Fatalf("GORM's error: %v", wantErr)
 				}

@@ -510,7 +510,7 @@ func TestUpsertLoadData(t *testing.T) {
 			{name: "rows give keys", setup: []string{"INSERT INTO upsert_load_rows (id, email, name) VALUES (3, 'hand', 'old')"}, given: true, clause: onID, creates: true},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				run := func(plugin bool) ([]UpsertLoadRow, error, []map[string]any, int) {
+				run := func(plugin bool) ([]UpsertLoadRow, []map[string]any, int, error) {
 					t.Helper()
 					recreate(t, root, &UpsertLoadRow{})
 					for _, q := range c.setup {
@@ -550,10 +550,10 @@ func TestUpsertLoadData(t *testing.T) {
 							rows[i].ID = k
 						}
 					}
-					return rows, err, table, loads(counter)
+					return rows, table, loads(counter), err
 				}
-				want, wantErr, wantTable, _ := run(false)
-				got, gotErr, gotTable, loaded := run(true)
+				want, wantTable, _, wantErr := run(false)
+				got, gotTable, loaded, gotErr := run(true)
 				if (wantErr == nil) != c.creates {
 					t.Fatalf("GORM's error: %v", wantErr)
 				}
