@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -432,16 +431,11 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int6
 
 // statement is the COPY as SQL, for the log.
 func (plan *copyPlan) statement(stmt *gorm.Statement) string {
-	quoted := make([]string, len(plan.columns))
-	for i, c := range plan.columns {
-		quoted[i] = stmt.Quote(c)
-	}
-	table := plan.table.Sanitize()
+	table, columns := plan.table.Sanitize(), quoteColumns(stmt, plan.columns)
 	if plan.staged {
-		table = stagingTable
-		quoted = append([]string{stagingOrder}, quoted...)
+		table, columns = stagingTable, stagingOrder+","+columns
 	}
-	return fmt.Sprintf("COPY %s (%s) FROM STDIN", table, strings.Join(quoted, ","))
+	return fmt.Sprintf("COPY %s (%s) FROM STDIN", table, columns)
 }
 
 // translate applies the dialect's error translation under TranslateError,

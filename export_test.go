@@ -16,12 +16,12 @@ func SetCatalogMinRows(n int) (restore func()) {
 }
 
 // SetUpsertCopyMinRows sets the fewest rows the automatic choice writes
-// an upsert with by COPY, straight or staged, and returns a function that
-// restores them.
+// an upsert with by COPY, straight or staged, or loads it staged, and
+// returns a function that restores them.
 func SetUpsertCopyMinRows(n int) (restore func()) {
-	direct, staged := upsertCopyMinRows, stagingMinRows
-	upsertCopyMinRows, stagingMinRows = n, n
-	return func() { upsertCopyMinRows, stagingMinRows = direct, staged }
+	direct, staged, loaded := upsertCopyMinRows, stagingMinRows, loadStagingMinRows
+	upsertCopyMinRows, stagingMinRows, loadStagingMinRows = n, n, n
+	return func() { upsertCopyMinRows, stagingMinRows, loadStagingMinRows = direct, staged, loaded }
 }
 
 // PostgresCompatible is postgresCompatible, for its table of versions.

@@ -30,7 +30,10 @@ package bulk
 // upsert may ask of the user beyond a load (UPDATE on the columns it
 // updates, which MariaDB asks only of a row that meets a duplicate) the
 // call's first row proves, written by a statement before anything is
-// loaded.
+// loaded. Other upserts load into a staging table (a temporary table
+// shaped as the written columns, under names of its own) and move by one
+// INSERT … SELECT … ORDER BY the rows' order … ON DUPLICATE KEY UPDATE …
+// RETURNING (staging.go); without RETURNING they stay with statements.
 
 import (
 	"bufio"
@@ -42,6 +45,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -121,6 +125,14 @@ type loadPlan struct {
 	lastText []byte
 
 	upsert bool // the statement has ON CONFLICT: see Upserts above
+	// staged: the upsert's rows may meet a duplicate, and load into a
+	// staging table an INSERT … SELECT moves (staging.go); written names
+	// the columns the rows give, staging the staging table's for them:
+	// names of its own, which the upsert's UPDATE cannot mistake for the
+	// table's (MySQL's INSERT … SELECT sees both).
+	staged           bool
+	written, staging []string
+	createStage      string
 }
 
 // planLoad returns how to load the statement's rows, or why LOAD DATA
@@ -150,14 +162,31 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 	if !ok || len(table) > 2 {
 		return nil, "the table is an expression, not a name"
 	}
-	types, engine, uniques, err := tableTypes(stmt, table)
+	plan := &loadPlan{cols: newInsertColumns(stmt, now), step: r.dialect.autoIncrement, load: l, upsert: hasOnConflict(stmt)}
+	rows := stmt.ReflectValue
+	pk := stmt.Schema.PrioritizedPrimaryField
+	if plan.upsert {
+		// Where no row can meet a duplicate the rows load into the table;
+		// otherwise through a staging table, whose move reads back with
+		// RETURNING. What the rows tell is checked before the catalog.
+		_, _, zero := plan.cols.defaulted(stmt, pk, rows)
+		keyLeft := pk != nil && pk.AutoIncrement && slices.Contains(stmt.Schema.FieldsWithDefaultDBValue, pk) && zero == rows.Len()
+		if why := upsertLoadRefusal(stmt, opts, !keyLeft); why != "" {
+			return nil, why
+		}
+		uniques, err := otherUniqueKeys(stmt, table)
+		if err != nil {
+			return nil, fmt.Sprintf("the table's keys cannot be read: %v", err)
+		}
+		plan.staged = uniques > 0 || !keyLeft
+		if why := upsertLoadRefusal(stmt, opts, plan.staged); why != "" {
+			return nil, why
+		}
+	}
+	types, engine, err := tableTypes(stmt, table)
 	if err != nil {
 		return nil, fmt.Sprintf("the table's columns cannot be read: %v", err)
 	}
-	if hasOnConflict(stmt) && uniques > 0 {
-		return nil, "the table has unique keys besides its primary key, which an upsert's rows may meet"
-	}
-	plan := &loadPlan{cols: newInsertColumns(stmt, now), step: r.dialect.autoIncrement, load: l, upsert: hasOnConflict(stmt)}
 	var columns []string
 	add := func(f *schema.Field) string {
 		if why := sqlValued(f); why != "" {
@@ -168,6 +197,7 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 			return fmt.Sprintf("column %s is not in the table", f.DBName)
 		}
 		columns = append(columns, stmt.Quote(f.DBName))
+		plan.written = append(plan.written, f.DBName)
 		plan.types = append(plan.types, typ)
 		return ""
 	}
@@ -176,14 +206,10 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 			return nil, why
 		}
 	}
-	rows := stmt.ReflectValue
-	pk := stmt.Schema.PrioritizedPrimaryField
-	keyLeft := false // every row leaves the AUTO_INCREMENT key to it
 	// A LOAD DATA column is written for every row or none: a row cannot
 	// leave one to its default as an INSERT's DEFAULT does.
 	for _, f := range stmt.Schema.FieldsWithDefaultDBValue {
 		_, given, zero := plan.cols.defaulted(stmt, f, rows)
-		keyLeft = keyLeft || f == pk && f.AutoIncrement && zero == rows.Len()
 		readBack := f.Readable && !opts.SkipReturning && (hasReturning(stmt) || f == stmt.Schema.PrioritizedPrimaryField)
 		switch {
 		case zero == 0:
@@ -193,7 +219,7 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 			plan.given = append(plan.given, f)
 		case given > 0:
 			return nil, fmt.Sprintf("column %s is given by some rows and left to its default by others", f.DBName)
-		case !readBack:
+		case !readBack || plan.staged: // a staged move reads it back with RETURNING
 		case f != stmt.Schema.PrioritizedPrimaryField || !f.AutoIncrement:
 			return nil, fmt.Sprintf("column %s takes a database default that only RETURNING can read back", f.DBName)
 		case engine != "InnoDB" || (l.lockMode != 0 && l.lockMode != 1):
@@ -202,52 +228,72 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 			plan.key = f
 		}
 	}
-	if plan.upsert && !keyLeft {
-		return nil, "the upsert's rows do not all leave their key to AUTO_INCREMENT, and may meet a duplicate"
-	}
 	quoted := stmt.Quote(strings.Join(table, "."))
-	plan.display = fmt.Sprintf("LOAD DATA LOCAL INFILE 'Reader::gormbulk' INTO TABLE %s (%s)", quoted, strings.Join(columns, ","))
+	target := quoted
+	if plan.staged {
+		target = stagingTable
+		shape := make([]string, len(columns))
+		for i, c := range columns {
+			plan.staging = append(plan.staging, fmt.Sprintf("gormbulk_c%d", i+1))
+			shape[i] = c + " AS " + plan.staging[i]
+		}
+		plan.createStage = fmt.Sprintf("CREATE TEMPORARY TABLE %s AS SELECT CAST(0 AS UNSIGNED) AS %s, %s FROM %s LIMIT 0",
+			stagingTable, stagingOrder, strings.Join(shape, ","), quoted)
+		columns = append([]string{stagingOrder}, plan.staging...)
+	}
+	plan.display = fmt.Sprintf("LOAD DATA LOCAL INFILE 'Reader::gormbulk' INTO TABLE %s (%s)", target, strings.Join(columns, ","))
 	// Every value but NULL is enclosed in quotes, a quote in it doubled,
 	// and nothing is escaped: the format then does not depend on
 	// NO_BACKSLASH_ESCAPES, and needs no escape for tabs, newlines or NUL.
 	plan.query = fmt.Sprintf("LOAD DATA LOCAL INFILE 'Reader::%%s' INTO TABLE %s CHARACTER SET %s FIELDS TERMINATED BY ',' ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY 0x0a (%s)",
-		quoted, l.charset, strings.Join(columns, ","))
+		target, l.charset, strings.Join(columns, ","))
 	return plan, ""
 }
 
 // tableTypes reads the DATA_TYPE of each column of the table (its name,
-// after its database where given), its engine, and how many unique keys
-// it has besides its primary key.
-func tableTypes(stmt *gorm.Statement, name []string) (types map[string]string, engine string, uniques int, err error) {
-	schemaName, table := "", name[len(name)-1]
-	if len(name) == 2 {
-		schemaName = name[0]
-	}
-	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT c.COLUMN_NAME, c.DATA_TYPE, t.ENGINE,
-		(SELECT COUNT(DISTINCT s.INDEX_NAME) FROM information_schema.STATISTICS s
-		  WHERE s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME AND s.NON_UNIQUE = 0 AND s.INDEX_NAME <> 'PRIMARY')
+// after its database where given), and its engine.
+func tableTypes(stmt *gorm.Statement, name []string) (map[string]string, string, error) {
+	schemaName, table := tableSchema(name)
+	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT c.COLUMN_NAME, c.DATA_TYPE, t.ENGINE
 		FROM information_schema.COLUMNS c JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
 		WHERE c.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND c.TABLE_NAME = ?`, schemaName, table)
 	if err != nil {
-		return nil, "", 0, err
+		return nil, "", err
 	}
 	defer rows.Close()
-	types = map[string]string{}
-	var eng sql.NullString
+	types := map[string]string{}
+	var engine sql.NullString
 	for rows.Next() {
 		var name, typ string
-		if err := rows.Scan(&name, &typ, &eng, &uniques); err != nil {
-			return nil, "", 0, err
+		if err := rows.Scan(&name, &typ, &engine); err != nil {
+			return nil, "", err
 		}
 		types[name] = strings.ToLower(typ)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", 0, err
+		return nil, "", err
 	}
 	if len(types) == 0 {
-		return nil, "", 0, errors.New("no such table")
+		return nil, "", errors.New("no such table")
 	}
-	return types, eng.String, uniques, nil
+	return types, engine.String, nil
+}
+
+// otherUniqueKeys counts the table's unique keys besides its primary key.
+func otherUniqueKeys(stmt *gorm.Statement, name []string) (int, error) {
+	schemaName, table := tableSchema(name)
+	var n int
+	err := stmt.ConnPool.QueryRowContext(stmt.Context, `SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY'`, schemaName, table).Scan(&n)
+	return n, err
+}
+
+// tableSchema splits a table's name into its database, or "", and itself.
+func tableSchema(name []string) (schema, table string) {
+	if len(name) == 2 {
+		return name[0], name[1]
+	}
+	return "", name[len(name)-1]
 }
 
 // loadWriter writes chunks with LOAD DATA, and by statements those it
@@ -311,11 +357,66 @@ func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
 		}
 		return first + rest, err
 	}
+	if w.plan.staged {
+		return w.writeStaged(chunk)
+	}
+	loaded, why, err := w.load(chunk)
+	if err != nil {
+		return 0, err
+	}
+	if why != "" {
+		return w.byStatements(chunk, why)
+	}
+	if w.plan.key != nil {
+		// The OK packet's insert id is 0 after LOAD DATA; the session's
+		// LAST_INSERT_ID() is its first key.
+		var firstKey int64
+		if err := w.db.Statement.ConnPool.QueryRowContext(w.db.Statement.Context, "SELECT LAST_INSERT_ID()").Scan(&firstKey); err != nil {
+			return 0, err
+		}
+		step := w.plan.step
+		if err := setKeys(w.db.Statement, w.plan.key, chunk, func(i int) int64 { return firstKey + int64(i)*step }); err != nil {
+			return 0, err
+		}
+	}
+	return loaded, nil
+}
+
+// writeStaged loads an upsert's chunk into the staging table, and moves
+// it with the upsert's INSERT … SELECT; by statements where the role may
+// not create the table or the load cannot store the rows as given.
+func (w *loadWriter) writeStaged(chunk reflect.Value) (int64, error) {
+	stmt := w.db.Statement
+	ctx, pool := stmt.Context, stmt.ConnPool
+	// A failed statement leaves MySQL's transaction as it was.
+	if _, err := pool.ExecContext(ctx, w.plan.createStage); err != nil {
+		return w.byStatements(chunk, "the staging table cannot be created: "+err.Error())
+	}
+	_, why, err := w.load(chunk)
+	if err == nil && why == "" {
+		var n int64
+		if n, err = moveStaged(w.db, chunk, w.plan.written, w.plan.staging, w.now, w.opts.SkipReturning); err == nil {
+			_, err = pool.ExecContext(ctx, "DROP TEMPORARY TABLE "+stagingTable)
+			return n, err
+		}
+	}
+	if _, dropErr := pool.ExecContext(ctx, "DROP TEMPORARY TABLE "+stagingTable); err == nil {
+		err = dropErr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return w.byStatements(chunk, why)
+}
+
+// load loads the chunk after a savepoint, and returns the rows loaded, or
+// why the chunk must go by statements, having gone back to the savepoint.
+func (w *loadWriter) load(chunk reflect.Value) (int64, string, error) {
 	stmt := w.db.Statement
 	pool := stmt.ConnPool
 	ctx := stmt.Context
 	if _, err := pool.ExecContext(ctx, "SAVEPOINT gormbulk_load"); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	pr, pw := io.Pipe()
 	var (
@@ -370,27 +471,14 @@ func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
 		why, err = "the server refused the load: "+err.Error(), nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if why != "" {
 		if _, err := pool.ExecContext(ctx, "ROLLBACK TO SAVEPOINT gormbulk_load"); err != nil {
-			return 0, err
-		}
-		return w.byStatements(chunk, why)
-	}
-	if w.plan.key != nil {
-		// The OK packet's insert id is 0 after LOAD DATA; the session's
-		// LAST_INSERT_ID() is its first key.
-		var firstKey int64
-		if err := pool.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&firstKey); err != nil {
-			return 0, err
-		}
-		step := w.plan.step
-		if err := setKeys(stmt, w.plan.key, chunk, func(i int) int64 { return firstKey + int64(i)*step }); err != nil {
-			return 0, err
+			return 0, "", err
 		}
 	}
-	return loaded, nil
+	return loaded, why, nil
 }
 
 // errUnloadable ends a load's data where a value cannot go as text.
@@ -459,6 +547,11 @@ func (plan *loadPlan) encode(stmt *gorm.Statement, chunk reflect.Value, out *buf
 			return "a value failed"
 		}
 		line = line[:0]
+		if plan.staged {
+			// The staging table's first column orders its rows as given.
+			line = strconv.AppendInt(append(line, '"'), int64(i), 10)
+			line = append(line, '"', ',')
+		}
 		for j, v := range row {
 			if j > 0 {
 				line = append(line, ',')
@@ -629,3 +722,26 @@ func appendDateTime(buf []byte, t time.Time) ([]byte, bool) {
 	}
 	return buf, true
 }
+
+// upsertLoadRefusal says why an upsert cannot load, straight (no row can
+// meet a duplicate) or staged, or "": a staged move reads back with
+// RETURNING.
+func upsertLoadRefusal(stmt *gorm.Statement, opts Options, staged bool) string {
+	switch {
+	case !staged:
+		return ""
+	case readsBack(stmt, opts) && !hasReturning(stmt):
+		return "an upsert whose rows may meet a duplicate reads its keys back with RETURNING, which the server lacks"
+	case opts.Method != LoadData && stmt.ReflectValue.Len() < loadStagingMinRows:
+		return fmt.Sprintf("an upsert of fewer than %d rows goes faster by statements than staged", loadStagingMinRows)
+	}
+	return ""
+}
+
+// loadStagingMinRows is the fewest rows the automatic choice loads an
+// upsert that may meet a duplicate with, through a staging table: the
+// table's creation, the load's round trips and the move cost more than
+// they save below it. Measured on MariaDB, paired with GORM's
+// CreateInBatches(1000): 8,000 rows in one call 1.13× GORM staged, 1.30×
+// by statements; 16,000 rows 1.31× and 1.23×; 30,000 rows 1.47× and 1.33×.
+var loadStagingMinRows = 16000

@@ -470,6 +470,7 @@ type UpsertLoadRow struct {
 // the user may update; otherwise the statements go as GORM's. Tables,
 // errors and structs are GORM's, keys by rank (the guide's gaps).
 func TestUpsertLoadData(t *testing.T) {
+	t.Cleanup(bulk.SetUpsertCopyMinRows(1))
 	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		if dialect == "mysql-lastinsertid" {
 			t.Skip("without RETURNING an upsert stays with GORM")
@@ -496,8 +497,9 @@ func TestUpsertLoadData(t *testing.T) {
 			setup   []string
 			grants  string // the user's grants; "" runs as root
 			clause  clause.OnConflict
-			given   bool // half the rows give an existing key
+			given   bool // the rows give keys, one of them taken
 			loads   bool // the plugin writes by LOAD DATA
+			stages  bool // through the staging table
 			creates bool // GORM's create succeeds
 		}{
 			{name: "new keys", clause: onID, loads: true, creates: true},
@@ -506,11 +508,13 @@ func TestUpsertLoadData(t *testing.T) {
 			{name: "user with the grants", grants: "INSERT, SELECT, UPDATE", clause: onID, loads: true, creates: true},
 			// MariaDB asks for UPDATE only when a row meets a duplicate.
 			{name: "user without UPDATE", grants: "INSERT, SELECT", clause: onID, loads: true, creates: true},
-			{name: "another unique key", setup: []string{"CREATE UNIQUE INDEX upsert_load_email ON upsert_load_rows (email)", "INSERT INTO upsert_load_rows (email, name) VALUES ('user700', 'old')"}, clause: onID, creates: true},
-			{name: "rows give keys", setup: []string{"INSERT INTO upsert_load_rows (id, email, name) VALUES (3, 'hand', 'old')"}, given: true, clause: onID, creates: true},
+			{name: "another unique key", setup: []string{"CREATE UNIQUE INDEX upsert_load_email ON upsert_load_rows (email)", "INSERT INTO upsert_load_rows (email, name) VALUES ('user700', 'old')"}, clause: onID, loads: true, stages: true, creates: true},
+			{name: "rows give keys", setup: []string{"INSERT INTO upsert_load_rows (id, email, name) VALUES (3, 'hand', 'old')"}, given: true, clause: onID, loads: true, stages: true, creates: true},
+			{name: "staged, do nothing", setup: []string{"CREATE UNIQUE INDEX upsert_load_email ON upsert_load_rows (email)", "INSERT INTO upsert_load_rows (email, name) VALUES ('user700', 'old')"}, clause: clause.OnConflict{DoNothing: true}, loads: true, stages: true, creates: true},
+			{name: "staged, user without TEMPORARY", grants: "INSERT, SELECT, UPDATE", setup: []string{"CREATE UNIQUE INDEX upsert_load_email ON upsert_load_rows (email)"}, clause: onID, creates: true},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				run := func(plugin bool) ([]UpsertLoadRow, []map[string]any, int, error) {
+				run := func(plugin bool) ([]UpsertLoadRow, []map[string]any, int, bool, error) {
 					t.Helper()
 					recreate(t, root, &UpsertLoadRow{})
 					for _, q := range c.setup {
@@ -534,7 +538,7 @@ func TestUpsertLoadData(t *testing.T) {
 					rows := make([]UpsertLoadRow, 2500)
 					for i := range rows {
 						rows[i] = UpsertLoadRow{Email: fmt.Sprint("user", i), Name: fmt.Sprint("new ", i)}
-						if c.given && i%2 == 0 {
+						if c.given {
 							rows[i].ID = uint(i + 1)
 						}
 					}
@@ -550,18 +554,22 @@ func TestUpsertLoadData(t *testing.T) {
 							rows[i].ID = k
 						}
 					}
-					return rows, table, loads(counter), err
+					staged := false
+					for _, q := range counter.sql {
+						staged = staged || strings.Contains(q, "INTO TABLE gormbulk_stage")
+					}
+					return rows, table, loads(counter), staged, err
 				}
-				want, wantTable, _, wantErr := run(false)
-				got, gotTable, loaded, gotErr := run(true)
+				want, wantTable, _, _, wantErr := run(false)
+				got, gotTable, loaded, staged, gotErr := run(true)
 				if (wantErr == nil) != c.creates {
 					t.Fatalf("GORM's error: %v", wantErr)
 				}
 				if (gotErr == nil) != (wantErr == nil) {
 					t.Fatalf("error %v, GORM's %v", gotErr, wantErr)
 				}
-				if (loaded > 0) != c.loads {
-					t.Errorf("%d LOAD DATA statements, want LOAD DATA: %v", loaded, c.loads)
+				if (loaded > 0) != c.loads || staged != c.stages {
+					t.Errorf("%d LOAD DATA statements (staged: %v), want LOAD DATA: %v, staged: %v", loaded, staged, c.loads, c.stages)
 				}
 				if !reflect.DeepEqual(gotTable, wantTable) {
 					t.Errorf("table differs from GORM's: %d rows, GORM %d", len(gotTable), len(wantTable))

@@ -99,13 +99,8 @@ func (w *copyWriter) writeStaged(chunk reflect.Value) (int64, error) {
 	if !*w.allowed {
 		return w.byStatements(chunk)
 	}
-	quoted := make([]string, len(w.plan.columns))
-	for i, c := range w.plan.columns {
-		quoted[i] = stmt.Quote(c)
-	}
-	columns := strings.Join(quoted, ",")
 	create := fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT 0::int8 AS %s, %s FROM %s WITH NO DATA",
-		stagingTable, stagingOrder, columns, w.plan.table.Sanitize())
+		stagingTable, stagingOrder, quoteColumns(stmt, w.plan.columns), w.plan.table.Sanitize())
 	if _, err := pool.ExecContext(ctx, create); err != nil {
 		return 0, err
 	}
@@ -117,7 +112,7 @@ func (w *copyWriter) writeStaged(chunk reflect.Value) (int64, error) {
 	if _, err := pool.ExecContext(ctx, "SAVEPOINT gormbulk_stage"); err != nil {
 		return 0, err
 	}
-	n, err := w.moveStaged(chunk, columns)
+	n, err := moveStaged(w.db, chunk, w.plan.columns, w.plan.columns, w.plan.cols.now, w.opts.SkipReturning)
 	if err != nil {
 		return 0, w.stagedTwice(err)
 	}
@@ -130,11 +125,20 @@ func (w *copyWriter) writeStaged(chunk reflect.Value) (int64, error) {
 	return n, err
 }
 
-// moveStaged runs the INSERT … SELECT from the staging table, with the
-// statement's ON CONFLICT and RETURNING, and reads what it hands back into
-// the chunk's rows, in order.
-func (w *copyWriter) moveStaged(chunk reflect.Value, columns string) (int64, error) {
-	db := w.db
+// quoteColumns lists the columns quoted, for SQL.
+func quoteColumns(stmt *gorm.Statement, columns []string) string {
+	quoted := make([]string, len(columns))
+	for i, c := range columns {
+		quoted[i] = stmt.Quote(c)
+	}
+	return strings.Join(quoted, ",")
+}
+
+// moveStaged runs the INSERT into the columns of a SELECT of the staging
+// table's columns from, in the rows' order, with the statement's
+// ON CONFLICT (UpdateAll rewritten as GORM rewrites it, at now) and
+// RETURNING, and reads what it hands back into the chunk's rows, in order.
+func moveStaged(db *gorm.DB, chunk reflect.Value, columns, from []string, now time.Time, skipReturning bool) (int64, error) {
 	tx := db.Session(&gorm.Session{Context: db.Statement.Context})
 	stmt := tx.Statement
 	stmt.SQL.Reset()
@@ -142,18 +146,18 @@ func (w *copyWriter) moveStaged(chunk reflect.Value, columns string) (int64, err
 	stmt.ConnPool = db.Statement.ConnPool
 	stmt.BuildClauses = db.Statement.BuildClauses
 	stmt.Dest, stmt.ReflectValue = chunkDest(db.Statement.Dest, chunk)
-	values := clause.Values{Columns: make([]clause.Column, len(w.plan.columns))}
-	for i, c := range w.plan.columns {
+	values := clause.Values{Columns: make([]clause.Column, len(columns))}
+	for i, c := range columns {
 		values.Columns[i] = clause.Column{Name: c}
 	}
-	updateAll(stmt, values, w.plan.cols.now)
+	updateAll(stmt, values, now)
 	addCreateClauses(stmt)
-	if w.opts.SkipReturning {
+	if skipReturning {
 		delete(stmt.Clauses, "RETURNING")
 	}
 	stmt.AddClauseIfNotExists(clause.Insert{})
 	stmt.Build("INSERT")
-	stmt.WriteString(fmt.Sprintf(" (%s) SELECT %s FROM %s ORDER BY %s ", columns, columns, stagingTable, stagingOrder))
+	stmt.WriteString(fmt.Sprintf(" (%s) SELECT %s FROM %s ORDER BY %s ", quoteColumns(stmt, columns), quoteColumns(stmt, from), stagingTable, stagingOrder))
 	stmt.Build("ON CONFLICT")
 	begin := time.Now()
 	var n int64
