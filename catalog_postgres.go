@@ -292,8 +292,7 @@ func (info *pgTableInfo) copyRefusal(readsBack bool) string {
 func (info *pgTableInfo) upsertRefusal(stmt *gorm.Statement) string {
 	c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
 	pk := stmt.Schema.PrioritizedPrimaryField
-	if pk == nil || len(stmt.Schema.PrimaryFields) != 1 || c.OnConstraint != "" || len(c.TargetWhere.Exprs) > 0 ||
-		!(len(c.Columns) == 1 && c.Columns[0].Name == pk.DBName || len(c.Columns) == 0 && c.UpdateAll) {
+	if pk == nil || len(stmt.Schema.PrimaryFields) != 1 || len(c.TargetWhere.Exprs) > 0 || !conflictsOnlyOn(stmt, pk) {
 		return "COPY takes upserts whose conflict target is the key alone"
 	}
 	switch {
