@@ -327,15 +327,12 @@ func (w *copyWriter) write(chunk reflect.Value) (int64, error) {
 func (w *copyWriter) writeUpsert(chunk reflect.Value) (int64, error) {
 	stmt := w.db.Statement
 	ctx, pool := stmt.Context, stmt.ConnPool
-	if w.allowed == nil {
-		allowed := false
-		if err := pool.QueryRowContext(ctx, "SELECT has_table_privilege($1, 'SELECT') AND (NOT $2 OR has_table_privilege($1, 'UPDATE'))",
-			w.plan.table.Sanitize(), updatesOnConflict(stmt)).Scan(&allowed); err != nil {
-			return 0, err
-		}
-		w.allowed = &allowed
+	allowed, err := w.allows("SELECT has_table_privilege($1, 'SELECT') AND (NOT $2 OR has_table_privilege($1, 'UPDATE'))",
+		w.plan.table.Sanitize(), updatesOnConflict(stmt))
+	if err != nil {
+		return 0, err
 	}
-	if !*w.allowed {
+	if !allowed {
 		return w.byStatements(chunk)
 	}
 	if _, err := pool.ExecContext(ctx, "SAVEPOINT gormbulk_copy"); err != nil {
@@ -356,6 +353,20 @@ func (w *copyWriter) writeUpsert(chunk reflect.Value) (int64, error) {
 	}
 	_, err = pool.ExecContext(ctx, "RELEASE SAVEPOINT gormbulk_copy")
 	return n, err
+}
+
+// allows reads once per call whether the user may do what the writer's
+// upsert does, as the query says.
+func (w *copyWriter) allows(query string, args ...any) (bool, error) {
+	if w.allowed == nil {
+		allowed := false
+		stmt := w.db.Statement
+		if err := stmt.ConnPool.QueryRowContext(stmt.Context, query, args...).Scan(&allowed); err != nil {
+			return false, err
+		}
+		w.allowed = &allowed
+	}
+	return *w.allowed, nil
 }
 
 // byStatements writes the chunk through the statement path.

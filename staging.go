@@ -87,16 +87,13 @@ func (plan *copyPlan) stage(stmt *gorm.Statement, rows reflect.Value, catalog ma
 func (w *copyWriter) writeStaged(chunk reflect.Value) (int64, error) {
 	stmt := w.db.Statement
 	ctx, pool := stmt.Context, stmt.ConnPool
-	if w.allowed == nil {
-		allowed := false
-		// The staging table takes its shape from a SELECT of the target.
-		if err := pool.QueryRowContext(ctx, "SELECT has_database_privilege(current_database(), 'TEMP') AND has_table_privilege($1, 'SELECT')",
-			w.plan.table.Sanitize()).Scan(&allowed); err != nil {
-			return 0, err
-		}
-		w.allowed = &allowed
+	// The staging table takes its shape from a SELECT of the target.
+	allowed, err := w.allows("SELECT has_database_privilege(current_database(), 'TEMP') AND has_table_privilege($1, 'SELECT')",
+		w.plan.table.Sanitize())
+	if err != nil {
+		return 0, err
 	}
-	if !*w.allowed {
+	if !allowed {
 		return w.byStatements(chunk)
 	}
 	create := fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT 0::int8 AS %s, %s FROM %s WITH NO DATA",
