@@ -514,7 +514,7 @@ func TestUpsertLoadData(t *testing.T) {
 			{name: "staged, user without TEMPORARY", grants: "INSERT, SELECT, UPDATE", setup: []string{"CREATE UNIQUE INDEX upsert_load_email ON upsert_load_rows (email)"}, clause: onID, creates: true},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				run := func(plugin bool) ([]UpsertLoadRow, []map[string]any, int, bool, error) {
+				run := func(plugin bool) (upsertResult, int, bool) {
 					t.Helper()
 					recreate(t, root, &UpsertLoadRow{})
 					for _, q := range c.setup {
@@ -544,43 +544,18 @@ func TestUpsertLoadData(t *testing.T) {
 					}
 					err := db.Clauses(c.clause).Create(&rows).Error
 					table := tableRows(t, root, "upsert_load_rows")
-					rank := map[string]uint{}
-					for i, r := range table {
-						rank[fmt.Sprint(r["id"])] = uint(i + 1)
-						r["id"] = uint(i + 1)
-					}
-					for i := range rows {
-						if k, ok := rank[fmt.Sprint(rows[i].ID)]; ok {
-							rows[i].ID = k
-						}
-					}
+					rankKeys(table, rows, func(r *UpsertLoadRow) *uint { return &r.ID })
 					staged := false
 					for _, q := range counter.sql {
 						staged = staged || strings.Contains(q, "INTO TABLE gormbulk_stage")
 					}
-					return rows, table, loads(counter), staged, err
+					return upsertResult{&rows, table, err}, loads(counter), staged
 				}
-				want, wantTable, _, _, wantErr := run(false)
-				got, gotTable, loaded, staged, gotErr := run(true)
-				if (wantErr == nil) != c.creates {
-					t.Fatalf("GORM's error: %v", wantErr)
-				}
-				if (gotErr == nil) != (wantErr == nil) {
-					t.Fatalf("error %v, GORM's %v", gotErr, wantErr)
-				}
+				want, _, _ := run(false)
+				got, loaded, staged := run(true)
+				sameAsGORM(t, c.creates, want, got)
 				if (loaded > 0) != c.loads || staged != c.stages {
 					t.Errorf("%d LOAD DATA statements (staged: %v), want LOAD DATA: %v, staged: %v", loaded, staged, c.loads, c.stages)
-				}
-				if !reflect.DeepEqual(gotTable, wantTable) {
-					t.Errorf("table differs from GORM's: %d rows, GORM %d", len(gotTable), len(wantTable))
-				}
-				if wantErr == nil && !reflect.DeepEqual(got, want) {
-					for i := range got {
-						if got[i] != want[i] {
-							t.Errorf("row %d: %+v, GORM %+v", i, got[i], want[i])
-							break
-						}
-					}
 				}
 			})
 		}

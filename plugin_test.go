@@ -476,6 +476,34 @@ func (n panicName) Value() (driver.Value, error) {
 	return string(n), nil
 }
 
+// panicLeavesNothing requires create to panic, and then every connection
+// of db's pool back (the rollback runs apart from the panic, see
+// inTransaction) and the table empty.
+func panicLeavesNothing(t *testing.T, db *gorm.DB, table string, create func()) {
+	t.Helper()
+	func() {
+		defer func() {
+			if r := recover(); r == nil {
+				t.Error("no panic")
+			}
+		}()
+		create()
+	}()
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for wait := 0; sqlDB.Stats().InUse != 0 && wait < 100; wait++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if inUse := sqlDB.Stats().InUse; inUse != 0 {
+		t.Fatalf("%d connections still in use after the panic", inUse)
+	}
+	if n := count(t, db, table); n != 0 {
+		t.Errorf("%d rows left after the panic, want 0", n)
+	}
+}
+
 // TestConnectionsGoBack panics inside the bulk path (a Valuer the plugin
 // values: PostgreSQL's arrays ask pgx how it encodes it, MySQL's limits
 // weigh it) with and without GORM's default transaction, and requires
@@ -502,28 +530,9 @@ func TestConnectionsGoBack(t *testing.T) {
 						rows[i].Name = panicName(fmt.Sprint("row", i))
 					}
 					rows[120].Name = "boom"
-					func() {
-						defer func() {
-							if r := recover(); r == nil {
-								t.Error("no panic")
-							}
-						}()
+					panicLeavesNothing(t, db, "panic_rows", func() {
 						db.Clauses(bulk.Options{BatchSize: 50, Method: method}).Create(&rows)
-					}()
-					sqlDB, err := db.DB()
-					if err != nil {
-						t.Fatal(err)
-					}
-					// The rollback runs apart from the panic (see inTransaction).
-					for wait := 0; sqlDB.Stats().InUse != 0 && wait < 100; wait++ {
-						time.Sleep(10 * time.Millisecond)
-					}
-					if inUse := sqlDB.Stats().InUse; inUse != 0 {
-						t.Errorf("%d connections still in use after the panic", inUse)
-					}
-					if n := count(t, db, "panic_rows"); n != 0 {
-						t.Errorf("%d rows left after the panic, want 0", n)
-					}
+					})
 					rows[120].Name = "fine"
 					if err := db.Clauses(bulk.Options{BatchSize: 50}).Create(&rows).Error; err != nil {
 						t.Errorf("after the panic: %v", err)
