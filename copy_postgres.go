@@ -11,14 +11,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
 )
 
 // On PostgreSQL the rows of a statement stream to the server with binary
-// COPY FROM STDIN through pgx's CopyFrom, read straight from the structs:
-// nothing holds the input's values beyond the row being encoded. COPY reads
+// COPY FROM STDIN (copyFrom, pgx's CopyFrom with the catalog's types), read
+// straight from the structs: nothing holds the input's values beyond the
+// row being encoded. COPY reads
 // nothing back, so the plugin takes it only where GORM's RETURNING would
 // bring back nothing it cannot learn otherwise:
 //   - a generated key comes from the key's sequence (serial, bigserial or
@@ -58,6 +60,7 @@ var (
 type copyPlan struct {
 	table   pgx.Identifier
 	columns []string
+	types   []uint32 // the columns' types (copyFrom)
 	cols    insertColumns
 	given   []*schema.Field // database-default columns every row gives
 	key     *schema.Field   // generated key, if any
@@ -122,10 +125,9 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 	}
 	var valued []*schema.Field // fields whose values alone tell their kind
 	for _, f := range plan.cols.fields {
-		if why := copyable(f, catalog, &valued); why != "" {
+		if why := plan.addColumn(f, catalog, &valued); why != "" {
 			return nil, why
 		}
-		plan.columns = append(plan.columns, f.DBName)
 	}
 	rows := stmt.ReflectValue
 	if plan.staged {
@@ -166,11 +168,10 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 		default:
 			return nil, fmt.Sprintf("column %s takes a database default that only RETURNING can read back", f.DBName)
 		}
-		if why := copyable(f, catalog, &valued); why != "" {
+		if why := plan.addColumn(f, catalog, &valued); why != "" {
 			return nil, why
 		}
 		plan.given = append(plan.given, f)
-		plan.columns = append(plan.columns, f.DBName)
 	}
 	if upsert && plan.key == nil {
 		return nil, "the upsert's key is not left to a sequence"
@@ -231,6 +232,18 @@ func copyable(f *schema.Field, catalog map[string]pgColumn, valued *[]*schema.Fi
 	default:
 		*valued = append(*valued, f)
 	}
+	return ""
+}
+
+// addColumn adds a field's column to the COPY, or says why binary COPY
+// cannot write it (copyable). The column's type is the catalog's, which
+// is what a description of the column gives (copyFrom).
+func (plan *copyPlan) addColumn(f *schema.Field, catalog map[string]pgColumn, valued *[]*schema.Field) string {
+	if why := copyable(f, catalog, valued); why != "" {
+		return why
+	}
+	plan.columns = append(plan.columns, f.DBName)
+	plan.types = append(plan.types, catalog[f.DBName].oid)
 	return ""
 }
 
@@ -400,9 +413,10 @@ func (w *copyWriter) copyError(chunk reflect.Value, err error) error {
 // generated keys drawn ahead or proven after.
 func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int64, error) {
 	stmt := db.Statement
-	table, columns := plan.table, plan.columns
+	table, columns, types := plan.table, plan.columns, plan.types
 	if plan.staged {
 		table, columns = pgx.Identifier{stagingTable}, append([]string{stagingOrder}, plan.columns...)
+		types = append([]uint32{pgtype.Int8OID}, plan.types...)
 	}
 	src := &structSource{stmt: stmt, rows: chunk, plan: plan, i: -1, row: make([]any, len(columns)), load: l}
 	begin := time.Now()
@@ -419,7 +433,7 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int6
 		if err != nil {
 			return err
 		}
-		copied, err = c.CopyFrom(stmt.Context, table, columns, src)
+		copied, err = copyFrom(stmt.Context, c, table, columns, types, src)
 		if err != nil || !plan.proveKeys {
 			return err
 		}
@@ -478,8 +492,8 @@ func failedLine(err error) int {
 }
 
 // structSource is a pgx.CopyFromSource over a slice of structs: each row's
-// values are read, with GORM's defaults applied, when pgx asks for them,
-// into one buffer reused for every row.
+// values are read, with GORM's defaults applied, when copyFrom asks for
+// them, into one buffer reused for every row.
 type structSource struct {
 	stmt *gorm.Statement
 	rows reflect.Value
@@ -487,8 +501,9 @@ type structSource struct {
 	i    int
 	row  []any
 	load *load
-	// panicked holds a panic of OnProgress's function, which pgx's encoding
-	// goroutine calls: copyChunk raises it again on the caller's.
+	// panicked holds a panic on copyFrom's encoding goroutine (of
+	// OnProgress's function, or a Valuer's): copyChunk raises it again on
+	// the caller's.
 	panicked any
 }
 
@@ -524,9 +539,7 @@ func (s *structSource) Values() ([]any, error) {
 
 func (s *structSource) Err() error {
 	if s.panicked != nil {
-		return errProgressPanicked
+		return errCopyPanicked
 	}
 	return nil
 }
-
-var errProgressPanicked = errors.New("gormbulk: OnProgress panicked")

@@ -66,11 +66,10 @@ func (plan *copyPlan) stage(stmt *gorm.Statement, rows reflect.Value, catalog ma
 		_, given, zero := plan.cols.defaulted(stmt, f, rows)
 		switch {
 		case zero == 0:
-			if why := copyable(f, catalog, &valued); why != "" {
+			if why := plan.addColumn(f, catalog, &valued); why != "" {
 				return nil, why
 			}
 			plan.given = append(plan.given, f)
-			plan.columns = append(plan.columns, f.DBName)
 		case given > 0:
 			return nil, fmt.Sprintf("column %s is given by some rows and left to its default by others", f.DBName)
 		}

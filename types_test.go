@@ -300,6 +300,14 @@ type TmNumFloat struct {
 }
 type TmNumFloatOverflow TmNumFloat
 
+// TmNumFloatScale holds floats of every scale in numeric without a
+// typmod, which keeps each one's shortest decimal whole.
+type TmNumFloatScale struct {
+	ID  int64   `gorm:"primaryKey"`
+	N   float64 `gorm:"type:numeric"`
+	N32 float32 `gorm:"type:numeric"`
+}
+
 type TmNumString struct {
 	ID int64  `gorm:"primaryKey"`
 	N  string `gorm:"type:numeric(5,2)"`
@@ -604,6 +612,10 @@ func tmCases() []*tmCase {
 		// Numbers: rounding, overflow, text input.
 		{name: "numeric5_2-float", on: tmAll, model: &TmNumFloat{}, rows: tmRows(10, func(i int) TmNumFloat {
 			return TmNumFloat{N: tmPick(i, 1.005, 2.345, 999.994, -1.005, 0.125, 0, 123.455, 0.1)}
+		})},
+		{name: "numeric-float-scales", on: tmPG, model: &TmNumFloatScale{}, rows: tmRows(10, func(i int) TmNumFloatScale {
+			f := tmPick(i, 0, math.Copysign(0, -1), 1.0/3, -2e-7, 0.00005, 10000.5, 1e20, -123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64)
+			return TmNumFloatScale{N: f, N32: tmPick[float32](i, 0.1, -1.5, 1e-5, 3.4e38, 16777217, 0, 2.5e-3, -7, 1e10, 0.3)}
 		})},
 		{name: "numeric5_2-float-overflow", on: tmAll, bad: true, model: &TmNumFloatOverflow{}, rows: tmRows(10, func(i int) TmNumFloatOverflow {
 			return TmNumFloatOverflow{N: tmBadAt(i, 1.5, 12345.6)}
