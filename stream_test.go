@@ -542,7 +542,7 @@ func TestCancelMidStatement(t *testing.T) {
 	})
 }
 
-// TestProgressPanics panics in OnProgress within a COPY, where pgx's
+// TestProgressPanics panics in OnProgress within a COPY, where copyFrom.s
 // encoding goroutine calls it: the panic reaches the caller, the
 // transaction rolls back, and the pool works.
 func TestProgressPanics(t *testing.T) {
