@@ -104,14 +104,22 @@ func (r *registration) bulkOptions(db *gorm.DB) (Options, bool) {
 }
 
 // catalogMinRows is the fewest rows of a call for which the plugin reads
-// the catalog, and so takes the paths that need it: PostgreSQL's COPY and
-// arrays, SQLite's rowid keys. A read costs a round trip GORM does not
-// make (the cached table's stamp, catalog_postgres.go). Measured here
-// (BenchmarkCreateSizes, PostgreSQL, the table emptied before each call), a
-// call of 50 rows ran at 0.77× plain GORM with arrays and 1.0× without;
-// one of 100 rows at 1.04-1.08× with arrays and 1.02× as VALUES. A
-// variable for the tests, which run those paths on a few rows.
+// SQLite's schema, and so takes rowid keys (catalog_sqlite.go): under it
+// the read costs more than RETURNING. A variable for the tests, which run
+// those paths on a few rows (as arraysMinValues).
 var catalogMinRows = 100
+
+// arraysMinValues is the fewest values (rows × columns) of a call for
+// which PostgreSQL's statements carry one array per column, where no other
+// path has read the catalog for the call already. Arrays need the
+// catalog's stamp, a round trip GORM does not make (0.15 ms here, see
+// catalog_postgres.go), and they beat VALUES only where the VALUES
+// statement's parameters are many to plan. Measured here against GORM's
+// Create, 400 paired calls each: 4 columns × 100 rows ran at 0.87× GORM
+// with arrays and 1.06× as VALUES, 4 × 200 at 0.96× and 1.07×, 4 × 299
+// at 1.11× and 1.13×; 8 × 100 at 1.00× and 1.09×, 8 × 200 at 1.14× and
+// 1.09×, 8 × 299 at 1.11× and 1.05×.
+var arraysMinValues = 1_600
 
 // copyMinRows is the fewest rows the automatic choice copies. COPY makes
 // round trips the statement path does not (the key's sequence before and

@@ -7,12 +7,13 @@ import (
 )
 
 // SetCatalogMinRows sets the fewest rows of a call for which the plugin
-// reads the catalog until the returned func restores it, for tests that
-// run arrays and rowid keys on a few rows.
+// reads the catalog (and the fewest values for which PostgreSQL's
+// statements take arrays) until the returned func restores them, for tests
+// that run arrays and rowid keys on a few rows.
 func SetCatalogMinRows(n int) (restore func()) {
-	old := catalogMinRows
-	catalogMinRows = n
-	return func() { catalogMinRows = old }
+	rows, values := catalogMinRows, arraysMinValues
+	catalogMinRows, arraysMinValues = n, n
+	return func() { catalogMinRows, arraysMinValues = rows, values }
 }
 
 // SetUpsertCopyMinRows sets the fewest rows the automatic choice writes

@@ -13,9 +13,9 @@ import (
 )
 
 // TestPostgresUnnest checks which calls PostgreSQL writes as column arrays:
-// plain values do from 100 rows on, and fewer rows go as VALUES, sparing
-// the catalog's round trip; a chunk that needs DEFAULT for some row's key
-// keeps VALUES. The parity suite checks both store what GORM stores.
+// plain values do from 1,600 values on (ParityBasic writes 12 columns, 13
+// with its key), and fewer go as VALUES, sparing the catalog's round trip;
+// a chunk that needs DEFAULT for some row's key keeps VALUES. The parity suite checks both store what GORM stores.
 func TestPostgresUnnest(t *testing.T) {
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
@@ -26,14 +26,14 @@ func TestPostgresUnnest(t *testing.T) {
 			keys   func(rows []ParityBasic)
 			unnest bool
 		}{
-			{"generated keys", 100, func([]ParityBasic) {}, true},
-			{"given keys", 100, func(rows []ParityBasic) {
+			{"generated keys", 134, func([]ParityBasic) {}, true},
+			{"given keys", 124, func(rows []ParityBasic) {
 				for i := range rows {
 					rows[i].ID = uint(i + 1)
 				}
 			}, true},
-			{"some given keys", 100, func(rows []ParityBasic) { rows[1].ID = 900 }, false},
-			{"few rows", 99, func([]ParityBasic) {}, false},
+			{"some given keys", 150, func(rows []ParityBasic) { rows[1].ID = 900 }, false},
+			{"few values", 133, func([]ParityBasic) {}, false},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				recreate(t, db, &ParityBasic{})

@@ -270,7 +270,6 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 		size:    r.rowsPerStatement(stmt, opts),
 		padding: newMapPadding(stmt, rows),
 	}
-	catalog := !db.DryRun && rows.Len() >= catalogMinRows
 	switch {
 	case db.DryRun || !r.dialect.buildsAhead(stmt, rows) || !readsBack(stmt, opts):
 	case stmt.Dialector.Name() == "mysql":
@@ -279,7 +278,7 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 		// Under catalogMinRows the schema's read costs more than
 		// RETURNING: only the statement says whether it skips rows.
 		w.ownRows = ownRows(stmt, false)
-		if !catalog || w.ownRows {
+		if rows.Len() < catalogMinRows || w.ownRows {
 			break
 		}
 		if table, maxRowid, ok := r.sqliteCatalog.table(stmt); ok {
@@ -304,7 +303,9 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 			w.ahead = nil
 		}
 	}
-	if catalog && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
+	_, read := db.InstanceGet(tableInfoKey) // by COPY's plan or the keys above
+	arrays := read || rows.Len()*paramsPerRow(stmt) >= arraysMinValues
+	if arrays && !db.DryRun && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
 		if info := r.catalog.table(db); info != nil {
 			w.types, w.params = info.columns, newPgParams(typeMap(stmt.ConnPool))
 			if opts.BatchSize == 0 && updatesOnConflict(stmt) {
