@@ -413,9 +413,7 @@ func keysAhead(stmt *gorm.Statement, info *pgTableInfo) (seq *pgSequence, overri
 		return nil, false
 	}
 	col := info.columns[pk.DBName]
-	// An update's keys are written as given keys (writeOwn), which an
-	// identity GENERATED ALWAYS refuses.
-	if col.seq == nil || !col.seq.drawable || (updateWhere && col.identity == identityKey) {
+	if col.seq == nil || !col.seq.drawable {
 		return nil, false
 	}
 	return col.seq, col.identity == identityKey

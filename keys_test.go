@@ -445,14 +445,15 @@ type IdentRow struct {
 	Name  string
 }
 
-// TestIdentityKeys skips rows with ON CONFLICT DO NOTHING on tables whose
-// key is an identity column: GENERATED ALWAYS (the keys drawn ahead go
-// OVERRIDING SYSTEM VALUE) and BY DEFAULT, as the owner and as a role with
-// INSERT and SELECT only, which may not draw from the identity's sequence
-// (its default needs no grant): that role's chunks that wrote every row
-// hold their own keys, and a chunk that skipped rows gets GORM's
-// positional read-back rather than fail. Tables are GORM's; structs hold
-// their own keys where the plugin draws them.
+// TestIdentityKeys skips rows with ON CONFLICT DO NOTHING, and with a DO
+// UPDATE whose WHERE holds for no row, on tables whose key is an identity
+// column: GENERATED ALWAYS (the keys drawn ahead go OVERRIDING SYSTEM
+// VALUE) and BY DEFAULT, as the owner and as a role with INSERT and SELECT
+// only, which may not draw from the identity's sequence (its default needs
+// no grant): that role's chunks that wrote every row hold their own keys,
+// and a chunk that skipped rows gets GORM's positional read-back rather
+// than fail. Tables are GORM's; structs hold their own keys where the
+// plugin draws them.
 func TestIdentityKeys(t *testing.T) {
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		su := open(t)
@@ -476,68 +477,74 @@ func TestIdentityKeys(t *testing.T) {
 			limited bool // as the role with INSERT and SELECT only
 			own     bool // every struct holds its own key, else those of chunks that skipped none
 		}{{"ALWAYS", false, true}, {"BY DEFAULT", false, true}, {"BY DEFAULT", true, false}, {"ALWAYS", true, false}} {
-			t.Run(fmt.Sprintf("%s/limited=%v", c.kind, c.limited), func(t *testing.T) {
-				run := func(plugin bool) ([]IdentRow, map[string]uint) {
-					t.Helper()
-					for _, sql := range []string{
-						"DROP TABLE IF EXISTS ident_rows",
-						"CREATE TABLE ident_rows (id bigint GENERATED " + c.kind + " AS IDENTITY PRIMARY KEY, email text UNIQUE, name text)",
-						"GRANT INSERT, SELECT ON ident_rows TO " + role,
-						"INSERT INTO ident_rows (email, name) VALUES ('e10', 'x'), ('e50', 'y')",
-					} {
-						if err := su.Exec(sql).Error; err != nil {
+			for _, upsert := range []clause.OnConflict{{DoNothing: true}, {
+				Columns:   []clause.Column{{Name: "email"}},
+				DoUpdates: clause.AssignmentColumns([]string{"name"}),
+				Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "ident_rows.name = 'never'"}}},
+			}} {
+				t.Run(fmt.Sprintf("%s/limited=%v/update=%v", c.kind, c.limited, !upsert.DoNothing), func(t *testing.T) {
+					run := func(plugin bool) ([]IdentRow, map[string]uint) {
+						t.Helper()
+						for _, sql := range []string{
+							"DROP TABLE IF EXISTS ident_rows",
+							"CREATE TABLE ident_rows (id bigint GENERATED " + c.kind + " AS IDENTITY PRIMARY KEY, email text UNIQUE, name text)",
+							"GRANT INSERT, SELECT ON ident_rows TO " + role,
+							"INSERT INTO ident_rows (email, name) VALUES ('e10', 'x'), ('e50', 'y')",
+						} {
+							if err := su.Exec(sql).Error; err != nil {
+								t.Fatal(err)
+							}
+						}
+						// One connection each, so that SET ROLE holds.
+						var db *gorm.DB
+						if c.limited {
+							db = asRole(t)
+						} else {
+							db = open(t)
+						}
+						sqlDB, _ := db.DB()
+						sqlDB.SetMaxOpenConns(1)
+						if plugin {
+							db = withPlugin(t, db).Clauses(bulk.Options{BatchSize: 40})
+						}
+						rows := make([]IdentRow, 150)
+						for i := range rows {
+							rows[i] = IdentRow{Email: fmt.Sprint("e", i), Name: fmt.Sprint("n", i)}
+						}
+						if err := db.Clauses(upsert).Create(&rows).Error; err != nil {
 							t.Fatal(err)
 						}
+						var stored []IdentRow
+						su.Find(&stored)
+						keys := map[string]uint{}
+						for _, s := range stored {
+							keys[s.Email+"/"+s.Name] = s.ID
+						}
+						return rows, keys
 					}
-					// One connection each, so that SET ROLE holds.
-					var db *gorm.DB
-					if c.limited {
-						db = asRole(t)
-					} else {
-						db = open(t)
+					want, wantKeys := run(false)
+					got, gotKeys := run(true)
+					if !reflect.DeepEqual(gotKeys, wantKeys) {
+						t.Errorf("table differs from GORM's")
 					}
-					sqlDB, _ := db.DB()
-					sqlDB.SetMaxOpenConns(1)
-					if plugin {
-						db = withPlugin(t, db).Clauses(bulk.Options{BatchSize: 40})
+					ownKey := func(i int, r IdentRow) bool {
+						if i == 10 || i == 50 {
+							return r.ID == 0
+						}
+						return r.ID == gotKeys[r.Email+"/"+r.Name]
 					}
-					rows := make([]IdentRow, 150)
-					for i := range rows {
-						rows[i] = IdentRow{Email: fmt.Sprint("e", i), Name: fmt.Sprint("n", i)}
+					// Chunks of 40: the first two skip rows 10 and 50.
+					positional := func(i int) bool { return !c.own && (i >= 10 && i < 40 || i >= 50 && i < 80) }
+					for i, r := range got {
+						if own := ownKey(i, r); own == positional(i) {
+							t.Errorf("row %d: %+v holds its own key: %v", i, r, own)
+						}
 					}
-					if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
-						t.Fatal(err)
+					if !c.own && ownKey(len(want)-1, want[len(want)-1]) {
+						t.Errorf("GORM's last row holds its own key: the test shows nothing")
 					}
-					var stored []IdentRow
-					su.Find(&stored)
-					keys := map[string]uint{}
-					for _, s := range stored {
-						keys[s.Email+"/"+s.Name] = s.ID
-					}
-					return rows, keys
-				}
-				want, wantKeys := run(false)
-				got, gotKeys := run(true)
-				if !reflect.DeepEqual(gotKeys, wantKeys) {
-					t.Errorf("table differs from GORM's")
-				}
-				ownKey := func(i int, r IdentRow) bool {
-					if i == 10 || i == 50 {
-						return r.ID == 0
-					}
-					return r.ID == gotKeys[r.Email+"/"+r.Name]
-				}
-				// Chunks of 40: the first two skip rows 10 and 50.
-				positional := func(i int) bool { return !c.own && (i >= 10 && i < 40 || i >= 50 && i < 80) }
-				for i, r := range got {
-					if own := ownKey(i, r); own == positional(i) {
-						t.Errorf("row %d: %+v holds its own key: %v", i, r, own)
-					}
-				}
-				if !c.own && ownKey(len(want)-1, want[len(want)-1]) {
-					t.Errorf("GORM's last row holds its own key: the test shows nothing")
-				}
-			})
+				})
+			}
 		}
 	})
 }

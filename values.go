@@ -299,8 +299,10 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 		updates := updatesOnConflict(stmt)
 		undo := (w.ahead == nil && info != nil && info.undoable) || (w.ahead != nil && updates)
 		w.ownRows = undo && readsBack(stmt, opts) && ownRows(stmt, false)
-		if updates && !w.ownRows {
-			w.ahead = nil
+		// A key given into an identity GENERATED ALWAYS fails GORM's
+		// statement, which OVERRIDING SYSTEM VALUE would let through.
+		if updates && (!w.ownRows || w.overriding && zeroRows(stmt, stmt.Schema.PrioritizedPrimaryField, rows, nil) < rows.Len()) {
+			w.ahead, w.ownRows = nil, false
 		}
 	}
 	_, read := db.InstanceGet(tableInfoKey) // by COPY's plan or the keys above
@@ -373,10 +375,13 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			return err
 		}); tx.AddError(err) == nil && drawn != nil {
 			tx.AddError(setKeys(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue, func(i int) int64 { return drawn[i] }))
-			if w.overriding {
-				stmt.Clauses["VALUES"] = clause.Clause{Builder: overridingSystemValue}
-			}
 		}
+	}
+	// Keys drawn here, or by writeOwn, go into an identity GENERATED ALWAYS
+	// by OVERRIDING SYSTEM VALUE.
+	overriding := w.overriding && (drawn != nil || w.ownRows)
+	if overriding {
+		stmt.Clauses["VALUES"] = clause.Clause{Builder: overridingSystemValue}
 	}
 
 	if ownBuild {
@@ -405,7 +410,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	tx.DryRun = execHere
 	if ownBuild {
 		types := w.types
-		if w.overriding && drawn != nil {
+		if overriding {
 			types = nil // OVERRIDING SYSTEM VALUE goes with VALUES
 		}
 		if why := w.sql.buildInsert(stmt, values, skipReturning, types, w.params); why != "" {
