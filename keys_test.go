@@ -448,8 +448,8 @@ type IdentRow struct {
 // TestIdentityKeys skips rows with ON CONFLICT DO NOTHING, and with a DO
 // UPDATE whose WHERE holds for no row, on tables whose key is an identity
 // column: GENERATED ALWAYS (the keys drawn ahead go OVERRIDING SYSTEM
-// VALUE) and BY DEFAULT, as the owner and as a role with INSERT and SELECT
-// only, which may not draw from the identity's sequence (its default needs
+// VALUE) and BY DEFAULT, as the owner and as a role with INSERT, SELECT
+// and UPDATE only, which may not draw from the identity's sequence (its default needs
 // no grant): that role's chunks that wrote every row hold their own keys,
 // and a chunk that skipped rows gets GORM's positional read-back rather
 // than fail. Tables are GORM's; structs hold their own keys where the
@@ -474,7 +474,7 @@ func TestIdentityKeys(t *testing.T) {
 		}
 		for _, c := range []struct {
 			kind    string
-			limited bool // as the role with INSERT and SELECT only
+			limited bool // as the role with INSERT, SELECT and UPDATE only
 			own     bool // every struct holds its own key, else those of chunks that skipped none
 		}{{"ALWAYS", false, true}, {"BY DEFAULT", false, true}, {"BY DEFAULT", true, false}, {"ALWAYS", true, false}} {
 			for _, upsert := range []clause.OnConflict{{DoNothing: true}, {
@@ -488,7 +488,7 @@ func TestIdentityKeys(t *testing.T) {
 						for _, sql := range []string{
 							"DROP TABLE IF EXISTS ident_rows",
 							"CREATE TABLE ident_rows (id bigint GENERATED " + c.kind + " AS IDENTITY PRIMARY KEY, email text UNIQUE, name text)",
-							"GRANT INSERT, SELECT ON ident_rows TO " + role,
+							"GRANT INSERT, SELECT, UPDATE ON ident_rows TO " + role,
 							"INSERT INTO ident_rows (email, name) VALUES ('e10', 'x'), ('e50', 'y')",
 						} {
 							if err := su.Exec(sql).Error; err != nil {
@@ -544,6 +544,43 @@ func TestIdentityKeys(t *testing.T) {
 						t.Errorf("GORM's last row holds its own key: the test shows nothing")
 					}
 				})
+			}
+		}
+	})
+}
+
+// TestIdentityAlwaysGivenKey gives one row's key into an identity
+// GENERATED ALWAYS under a DO UPDATE … WHERE, whose other rows' keys the
+// plugin draws ahead and writes OVERRIDING SYSTEM VALUE: GORM's statement
+// fails on the given key, and so does the plugin's, rather than let it
+// through with the drawn ones.
+func TestIdentityAlwaysGivenKey(t *testing.T) {
+	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain, db := open(t), withPlugin(t, open(t))
+		upsert := clause.OnConflict{
+			Columns:   []clause.Column{{Name: "email"}},
+			DoUpdates: clause.AssignmentColumns([]string{"name"}),
+			Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "ident_rows.name = 'never'"}}},
+		}
+		for _, d := range []*gorm.DB{plain, db.Clauses(bulk.Options{BatchSize: 40})} {
+			for _, sql := range []string{
+				"DROP TABLE IF EXISTS ident_rows",
+				"CREATE TABLE ident_rows (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text UNIQUE, name text)",
+			} {
+				if err := plain.Exec(sql).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			rows := make([]IdentRow, 100)
+			for i := range rows {
+				rows[i] = IdentRow{Email: fmt.Sprint("e", i), Name: fmt.Sprint("n", i)}
+			}
+			rows[70].ID = 5000
+			if err := d.Clauses(upsert).Create(&rows).Error; err == nil || !strings.Contains(err.Error(), "428C9") {
+				t.Errorf("error %v, want GORM's: a key given into an identity GENERATED ALWAYS (428C9)", err)
+			}
+			if n := count(t, plain, "ident_rows"); n != 0 {
+				t.Errorf("%d rows stored, want none", n)
 			}
 		}
 	})
