@@ -399,17 +399,22 @@ func createSizes() []createSize {
 // statement holds the rows, CreateInBatches(1000) beyond) and the
 // plugin's automatic choice.
 func sizeCreates(all *gorm.DB, size createSize) (plain, auto func(rows []BenchRow) error) {
-	db := all.Session(&gorm.Session{CreateBatchSize: size.batch})
-	if size.columns != nil {
-		db = db.Select(size.columns)
+	session := all.Session(&gorm.Session{CreateBatchSize: size.batch})
+	// Each call a statement of its own: a Select kept would carry the
+	// plugin's clause into GORM's calls.
+	db := func() *gorm.DB {
+		if size.columns != nil {
+			return session.Select(size.columns)
+		}
+		return session
 	}
 	plain = func(rows []BenchRow) error {
 		if size.n*8 > 32766 {
-			return db.CreateInBatches(&rows, 1000).Error
+			return db().CreateInBatches(&rows, 1000).Error
 		}
-		return db.Create(&rows).Error
+		return db().Create(&rows).Error
 	}
-	auto = func(rows []BenchRow) error { return db.Clauses(bulk.Options{}).Create(&rows).Error }
+	auto = func(rows []BenchRow) error { return db().Clauses(bulk.Options{}).Create(&rows).Error }
 	return plain, auto
 }
 

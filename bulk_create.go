@@ -121,13 +121,26 @@ var catalogMinRows = 100
 // 1.09×, 8 × 299 at 1.11× and 1.05×.
 var arraysMinValues = 1_600
 
-// copyMinRows is the fewest rows the automatic choice copies. COPY makes
-// round trips the statement path does not (the key's sequence before and
-// after, pgx's description of the table); measured as above, a call of
-// 100 rows ran at 1.03× plain GORM by COPY and 1.04-1.08× with arrays, one
-// of 300 at 1.40× either way, one of 1,000 at 2.05× by COPY and 1.8× with
-// arrays.
-const copyMinRows = 300
+// COPY makes round trips the statement path does not (the catalog's
+// stamp; for keys, the sequence before and after), which a call of a few
+// rows does not win back. Measured here against GORM's Create (300 paired
+// calls each, the table emptied before each; BenchRow, or a Select of its
+// columns): 100 rows of 4 and 8 columns ran at 1.21× and 1.37× GORM by
+// COPY, 1.02× and 1.01× by statements; 100 rows of 1 and 2 columns at
+// 0.98× and 1.06× by COPY, 1.03× and 1.06× by statements, 150 rows at
+// 1.13× and 1.15× by COPY; 50 rows of 4 and 8 columns at 0.95× and 1.03×.
+const (
+	copyMinRows     = 150 // the fewest rows the automatic choice copies,
+	copyMinRowsWide = 100 // or rows of copyWideColumns columns or more
+	copyWideColumns = 4
+)
+
+// copyPays reports whether the automatic choice copies the statement's
+// rows, by their number and width.
+func copyPays(stmt *gorm.Statement) bool {
+	n := stmt.ReflectValue.Len()
+	return n >= copyMinRows || n >= copyMinRowsWide && paramsPerRow(stmt) >= copyWideColumns
+}
 
 // bulkCreate writes the statement's rows through the writer of the method
 // newWriter picks, chunk by chunk.
@@ -159,8 +172,8 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options, l *load) {
 }
 
 // newWriter returns the writer of the call's method: COPY where planCopy
-// allows it and the options ask for it or leave the choice (from
-// copyMinRows rows on), else statements. GORM reads the clock once per
+// allows it and the options ask for it or leave the choice (copyPays),
+// else statements. GORM reads the clock once per
 // statement, so every chunk's rows get the time the single statement
 // would give them.
 func (r *registration) newWriter(db *gorm.DB, opts Options, l *load) (writer, error) {
@@ -176,7 +189,7 @@ func (r *registration) newWriter(db *gorm.DB, opts Options, l *load) (writer, er
 			r.reasons.stepAside(db, "LOAD DATA", "the statement path", why)
 		}
 	}
-	if opts.Method == Copy || (opts.Method == AnyMethod && db.Statement.ReflectValue.Len() >= copyMinRows) {
+	if opts.Method == Copy || (opts.Method == AnyMethod && copyPays(db.Statement)) {
 		plan, why := r.planCopy(db, opts, now)
 		switch {
 		case plan != nil:

@@ -163,26 +163,37 @@ func TestCopyIsUsed(t *testing.T) {
 	})
 }
 
-// TestCopyFewRows: the automatic choice leaves statements of a few hundred
+// TestCopyFewRows: the automatic choice leaves calls of a hundred or so
 // rows to the statement path, whose one round trip beats COPY's several
-// there; Method: Copy still copies them.
+// there: under 100 rows, and under 150 of fewer than 4 columns; Method:
+// Copy still copies them.
 func TestCopyFewRows(t *testing.T) {
 	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
+		narrow := []string{"email"} // and GORM's timestamps: 3 columns
 		for _, c := range []struct {
-			rows   int
-			method bulk.Method
-			copies int
-		}{{299, bulk.AnyMethod, 0}, {300, bulk.AnyMethod, 1}, {20, bulk.Copy, 1}} {
+			rows    int
+			columns []string // selected, or nil: all 8
+			method  bulk.Method
+			copies  int
+		}{
+			{99, nil, bulk.AnyMethod, 0}, {100, nil, bulk.AnyMethod, 1},
+			{149, narrow, bulk.AnyMethod, 0}, {150, narrow, bulk.AnyMethod, 1},
+			{20, nil, bulk.Copy, 1},
+		} {
 			recreate(t, db, &CopyRow{})
 			rows := copyRowsOf(c.rows, "few")
 			copyStatements(counter, "")
-			if err := db.Clauses(bulk.Options{Method: c.method}).Create(&rows).Error; err != nil {
+			tx := db.Clauses(bulk.Options{Method: c.method})
+			if c.columns != nil {
+				tx = tx.Select(c.columns)
+			}
+			if err := tx.Create(&rows).Error; err != nil {
 				t.Fatal(err)
 			}
 			if n := len(copyStatements(counter, "COPY")); n != c.copies {
-				t.Errorf("%d rows, method %v: %d COPY statements, want %d", c.rows, c.method, n, c.copies)
+				t.Errorf("%d rows selecting %v, method %v: %d COPY statements, want %d", c.rows, c.columns, c.method, n, c.copies)
 			}
 			checkCopyKeys(t, db, "copy_rows", rows)
 		}
