@@ -9,26 +9,28 @@ import (
 
 // chunkConn is the connection GORM's create handler writes each chunk
 // through. It refuses a statement over the dialect's limits before the
-// driver sees it, so the orchestrator can split the chunk, and it keeps the
-// last prepared statement while consecutive chunks produce the same SQL,
-// which spares the database parsing a statement of thousands of rows again.
+// driver sees it, so the orchestrator can split the chunk, and from the
+// second of consecutive chunks that produce the same SQL it keeps that SQL
+// prepared, which spares the database parsing a statement of thousands of
+// rows again. The first goes as GORM's statement goes: a call of one chunk
+// (most small calls) would pay for a prepared statement it never reuses.
 type chunkConn struct {
 	gorm.ConnPool
 	dialect dialect
-	query   string
-	stmt    *sql.Stmt
+	query   string    // the last statement's SQL
+	stmt    *sql.Stmt // query, prepared where it came twice
 }
 
 func (c *chunkConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if err := c.dialect.check(query, args); err != nil {
 		return nil, err
 	}
-	if !c.dialect.prepare {
-		return c.ConnPool.ExecContext(ctx, query, args...)
-	}
 	stmt, err := c.prepared(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	if stmt == nil {
+		return c.ConnPool.ExecContext(ctx, query, args...)
 	}
 	return stmt.ExecContext(ctx, args...)
 }
@@ -37,32 +39,40 @@ func (c *chunkConn) QueryContext(ctx context.Context, query string, args ...any)
 	if err := c.dialect.check(query, args); err != nil {
 		return nil, err
 	}
-	if !c.dialect.prepare {
-		return c.ConnPool.QueryContext(ctx, query, args...)
-	}
 	stmt, err := c.prepared(ctx, query)
 	if err != nil {
 		return nil, err
 	}
+	if stmt == nil {
+		return c.ConnPool.QueryContext(ctx, query, args...)
+	}
 	return stmt.QueryContext(ctx, args...)
 }
 
+// prepared returns query prepared where the dialect reuses statements and
+// the last statement was the same SQL, else nil: the statement then goes
+// unprepared.
 func (c *chunkConn) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	if c.stmt != nil && c.query == query {
-		return c.stmt, nil
+	switch {
+	case !c.dialect.prepare:
+		return nil, nil
+	case c.query != query:
+		c.close()
+		c.query = query
+		return nil, nil
+	case c.stmt == nil:
+		stmt, err := c.ConnPool.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		c.stmt = stmt
 	}
-	c.close()
-	stmt, err := c.ConnPool.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	c.query, c.stmt = query, stmt
-	return stmt, nil
+	return c.stmt, nil
 }
 
 func (c *chunkConn) close() {
 	if c.stmt != nil {
 		_ = c.stmt.Close()
-		c.stmt, c.query = nil, ""
 	}
+	c.stmt, c.query = nil, ""
 }

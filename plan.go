@@ -1,7 +1,6 @@
 package bulk
 
 import (
-	"fmt"
 	"reflect"
 	"sync"
 	"time"
@@ -42,12 +41,22 @@ var plans sync.Map // planKey → fieldPlan
 
 type planKey struct {
 	model reflect.Type
-	index string // the field's StructField.Index, as text
+	// index is the field's StructField.Index, for a field at most
+	// planDepth structs deep (embedded ones count); deeper fields are
+	// planned afresh each time.
+	index [planDepth]int
+	depth int
 }
+
+const planDepth = 4
 
 // planOf returns the field's plan within rows of the model's type.
 func planOf(model reflect.Type, f *schema.Field) fieldPlan {
-	key := planKey{model: model, index: fmt.Sprint(f.StructField.Index)}
+	if len(f.StructField.Index) > planDepth {
+		return newFieldPlan(model, f)
+	}
+	key := planKey{model: model, depth: len(f.StructField.Index)}
+	copy(key.index[:], f.StructField.Index)
 	if p, ok := plans.Load(key); ok {
 		return p.(fieldPlan)
 	}

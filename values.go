@@ -187,15 +187,16 @@ func appendExtra(rows, chunk reflect.Value, n int) {
 	}
 }
 
-// rowsPerStatement is the first estimate of how many rows fit one statement.
-// An estimate too high costs one rebuild of the first chunk (chunkConn
-// refuses it before it is sent); one too low costs statements.
-func (r *registration) rowsPerStatement(stmt *gorm.Statement, opts Options) int {
-	n, params := math.MaxInt, max(1, paramsPerRow(stmt))
+// rowsPerStatement is the first estimate of how many rows of params values
+// fit one statement (updates: an upsert that updates). An estimate too
+// high costs one rebuild of the first chunk (chunkConn refuses it before
+// it is sent); one too low costs statements.
+func (r *registration) rowsPerStatement(opts Options, params int, updates bool) int {
+	n := math.MaxInt
 	switch {
 	case opts.BatchSize > 0:
 		n = opts.BatchSize
-	case r.dialect.postgres && updatesOnConflict(stmt):
+	case r.dialect.postgres && updates:
 		// Two rows of the statement updating one row fail it on
 		// PostgreSQL; of two statements, the second updates the first's
 		// row. So rows GORM writes in one statement go in one.
@@ -264,10 +265,11 @@ type statementWriter struct {
 func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Time) *statementWriter {
 	stmt := db.Statement
 	rows := stmt.ReflectValue
+	params := max(1, paramsPerRow(stmt))
 	w := &statementWriter{
 		db: db, opts: opts, now: now, create: r.original, reasons: &r.reasons,
 		conn:    &chunkConn{ConnPool: stmt.ConnPool, dialect: r.dialect},
-		size:    r.rowsPerStatement(stmt, opts),
+		size:    r.rowsPerStatement(opts, params, updatesOnConflict(stmt)),
 		padding: newMapPadding(stmt, rows),
 	}
 	switch {
@@ -306,7 +308,7 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 		}
 	}
 	_, read := db.InstanceGet(tableInfoKey) // by COPY's plan or the keys above
-	arrays := read || rows.Len()*paramsPerRow(stmt) >= arraysMinValues
+	arrays := read || rows.Len()*params >= arraysMinValues
 	if arrays && !db.DryRun && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
 		if info := r.catalog.table(db); info != nil {
 			w.types, w.params = info.columns, newPgParams(typeMap(stmt.ConnPool))
