@@ -25,20 +25,20 @@ import (
 const gormStartedTransaction = "gorm:started_transaction"
 
 // inTransaction runs write in the statement's transaction: GORM's default
-// one or the caller's, or else one begun for it and ended when write
-// returns. A panic in write (a Valuer the plugin values, a serializer)
+// one or the caller's, or else, where write may write several statements
+// (chunks), one begun for it and ended when write returns. A panic in write (a Valuer the plugin values, a serializer)
 // rolls back a transaction begun for this statement, by GORM or here, so
 // its connection goes back to the pool, and panics on. The rollback runs
 // apart: a panic inside a database/sql call (a Valuer the driver values)
 // leaves the transaction's lock held, as it does under GORM's own INSERT,
 // and a rollback waiting for it must not hold up the panic. DryRun writes
 // nothing and needs no transaction.
-func inTransaction(db *gorm.DB, write func()) {
+func inTransaction(db *gorm.DB, chunks bool, write func()) {
 	stmt := db.Statement
 	pool := stmt.ConnPool
 	_, begun := db.InstanceGet(gormStartedTransaction)
 	own := false
-	if db.Config.SkipDefaultTransaction && !db.DryRun {
+	if chunks && db.Config.SkipDefaultTransaction && !db.DryRun {
 		switch tx := db.Begin(); {
 		case tx.Error == nil:
 			stmt.ConnPool, own, begun = tx.Statement.ConnPool, true, true

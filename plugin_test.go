@@ -211,6 +211,38 @@ func TestTransactions(t *testing.T) {
 			})
 		}
 
+		// A call of one statement goes to GORM's handler, in no
+		// transaction of the plugin's: its error is a chunk's all the same,
+		// and its rows get their keys.
+		for _, c := range []struct {
+			name string
+			db   *gorm.DB
+		}{{"default transaction", db}, {"SkipDefaultTransaction", noTx}} {
+			t.Run("one statement, "+c.name, func(t *testing.T) {
+				recreate(t, db, &HookRow{})
+				resetHooks("", "")
+				rows := hookRows(10)
+				rows[7].Name = rows[2].Name
+				err := c.db.Clauses(bulk.Options{}).Create(&rows).Error
+				var chunkErr *bulk.ChunkError
+				if !errors.As(err, &chunkErr) || chunkErr.First != 0 || chunkErr.Last != 9 {
+					t.Errorf("error %v (%T), want a *bulk.ChunkError of rows 0-9", err, err)
+				}
+				if n := count(t, db, "hook_rows"); n != 0 {
+					t.Errorf("%d rows left, want 0", n)
+				}
+				rows = hookRows(10)
+				if err := c.db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+					t.Fatal(err)
+				}
+				for i, r := range rows {
+					if r.ID == 0 {
+						t.Errorf("row %d has no key", i)
+					}
+				}
+			})
+		}
+
 		t.Run("TranslateError keeps gorm.ErrDuplicatedKey", func(t *testing.T) {
 			tdb := withPlugin(t, open(t, &gorm.Config{TranslateError: true}))
 			recreate(t, db, &HookRow{})
