@@ -298,73 +298,18 @@ func emptyTable(db *gorm.DB) error {
 // arguments taken from the structs without reflection, all in one
 // transaction.
 func rawInsert(db *gorm.DB, rows []BenchRow) error {
-	const cols = 8
 	maxParams := 65535
 	if db.Dialector.Name() == "sqlite" {
 		maxParams = 32766
 	}
-	per := maxParams / cols
 	now := db.NowFunc()
 	return db.Transaction(func(tx *gorm.DB) error {
-		pool := tx.Statement.ConnPool
-		var (
-			prepared *sql.Stmt
-			size     int
-			args     = make([]any, 0, per*cols)
-		)
-		defer func() {
-			if prepared != nil {
-				prepared.Close()
-			}
-		}()
-		for start := 0; start < len(rows); start += per {
-			end := min(start+per, len(rows))
-			if end-start != size {
-				if prepared != nil {
-					prepared.Close()
-				}
-				var err error
-				if prepared, err = pool.PrepareContext(tx.Statement.Context, rawQuery(db, end-start)); err != nil {
-					return err
-				}
-				size = end - start
-			}
-			args = args[:0]
-			for i := start; i < end; i++ {
+		return rawChunks(tx, "INSERT INTO bench_rows (email,name,age,score,active,status,created_at,updated_at) VALUES ", "", 8, maxParams, len(rows),
+			func(i int, args []any) []any {
 				r := &rows[i]
-				args = append(args, r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now)
-			}
-			if _, err := prepared.Exec(args...); err != nil {
-				return err
-			}
-		}
-		return nil
+				return append(args, r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now)
+			}, nil)
 	})
-}
-
-func rawQuery(db *gorm.DB, n int) string {
-	var sb strings.Builder
-	sb.WriteString("INSERT INTO bench_rows (email,name,age,score,active,status,created_at,updated_at) VALUES ")
-	p := 0
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteByte('(')
-		for c := 0; c < 8; c++ {
-			if c > 0 {
-				sb.WriteByte(',')
-			}
-			p++
-			if db.Dialector.Name() == "postgres" {
-				sb.WriteString("$" + strconv.Itoa(p))
-			} else {
-				sb.WriteByte('?')
-			}
-		}
-		sb.WriteByte(')')
-	}
-	return sb.String()
 }
 
 // createSize is one size of the sweep: n rows per call, under a
@@ -864,12 +809,11 @@ func rawAssociationsInserts(db *gorm.DB, users []BenchUser) error {
 }
 
 // rawChunks writes n rows of cols columns by prepared multi-row INSERTs
-// of as many rows as maxParams allows, giving row i its key from what the
-// statement's RETURNING hands back, in order, or else from the chunk's
-// LastInsertId.
+// of as many rows as maxParams allows, giving row i its key, where key is
+// given, from what the statement's RETURNING hands back, in order, or else
+// from the chunk's LastInsertId.
 func rawChunks(tx *gorm.DB, head, tail string, cols, maxParams, n int, args func(i int, args []any) []any, key func(i int, key int64)) error {
 	per := maxParams / cols
-	row := "(?" + strings.Repeat(",?", cols-1) + ")"
 	var (
 		prepared *sql.Stmt
 		size     int
@@ -886,7 +830,7 @@ func rawChunks(tx *gorm.DB, head, tail string, cols, maxParams, n int, args func
 			if prepared != nil {
 				prepared.Close()
 			}
-			query := head + row + strings.Repeat(","+row, end-start-1) + tail
+			query := head + rawPlaceholders(tx, cols, end-start) + tail
 			var err error
 			if prepared, err = tx.Statement.ConnPool.PrepareContext(tx.Statement.Context, query); err != nil {
 				return err
@@ -907,6 +851,9 @@ func rawChunks(tx *gorm.DB, head, tail string, cols, maxParams, n int, args func
 		if err != nil {
 			return err
 		}
+		if key == nil {
+			continue
+		}
 		last, err := result.LastInsertId()
 		if err != nil {
 			return err
@@ -920,6 +867,29 @@ func rawChunks(tx *gorm.DB, head, tail string, cols, maxParams, n int, args func
 		}
 	}
 	return nil
+}
+
+// rawPlaceholders is the VALUES list of n rows of cols parameters, in the
+// dialect's placeholders.
+func rawPlaceholders(tx *gorm.DB, cols, n int) string {
+	var sb strings.Builder
+	for i := range n * cols {
+		switch {
+		case i == 0:
+			sb.WriteByte('(')
+		case i%cols == 0:
+			sb.WriteString("),(")
+		default:
+			sb.WriteByte(',')
+		}
+		if tx.Dialector.Name() == "postgres" {
+			sb.WriteString("$" + strconv.Itoa(i+1))
+		} else {
+			sb.WriteByte('?')
+		}
+	}
+	sb.WriteByte(')')
+	return sb.String()
 }
 
 // rawReturned runs a chunk's INSERT … RETURNING key and gives the chunk's
