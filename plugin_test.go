@@ -181,12 +181,14 @@ func TestTransactions(t *testing.T) {
 			}
 		})
 
-		// A unique violation in a late chunk: the error names the chunk's
-		// rows and keeps the driver's error; earlier chunks are undone.
-		for _, c := range []struct {
+		modes := []struct {
 			name string
 			db   *gorm.DB
-		}{{"default transaction", db}, {"SkipDefaultTransaction", noTx}} {
+		}{{"default transaction", db}, {"SkipDefaultTransaction", noTx}}
+
+		// A unique violation in a late chunk: the error names the chunk's
+		// rows and keeps the driver's error; earlier chunks are undone.
+		for _, c := range modes {
 			t.Run("failing chunk, "+c.name, func(t *testing.T) {
 				recreate(t, db, &HookRow{})
 				resetHooks("", "")
@@ -214,10 +216,7 @@ func TestTransactions(t *testing.T) {
 		// A call of one statement goes to GORM's handler, in no
 		// transaction of the plugin's: its error is a chunk's all the same,
 		// and its rows get their keys.
-		for _, c := range []struct {
-			name string
-			db   *gorm.DB
-		}{{"default transaction", db}, {"SkipDefaultTransaction", noTx}} {
+		for _, c := range modes {
 			t.Run("one statement, "+c.name, func(t *testing.T) {
 				recreate(t, db, &HookRow{})
 				resetHooks("", "")
