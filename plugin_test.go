@@ -269,6 +269,68 @@ func TestTransactions(t *testing.T) {
 	})
 }
 
+// OneStatementRow's table records, per row, whether its INSERT ran in a
+// transaction (a trigger reads MariaDB's in_transaction).
+type OneStatementRow struct {
+	ID   uint
+	Name string
+}
+
+// TestOneStatementNoTransaction: under SkipDefaultTransaction a call the
+// plugin writes as one statement that undoes nothing runs in no
+// transaction of the plugin's, as GORM's statement does, whether GORM's
+// handler writes it (a few rows, where RETURNING reads the keys) or the
+// plugin (VALUES forced; without RETURNING, every call); a call of several
+// chunks runs in one.
+func TestOneStatementNoTransaction(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if !strings.HasPrefix(dialect, "mysql") {
+			t.Skip("MariaDB's in_transaction tells")
+		}
+		plain := open(t)
+		noTx := withPlugin(t, open(t, &gorm.Config{SkipDefaultTransaction: true}))
+		for _, c := range []struct {
+			name  string
+			rows  int
+			opts  bulk.Options
+			inTxn bool
+		}{
+			{"few rows", 10, bulk.Options{}, false},
+			{"VALUES", 120, bulk.Options{Method: bulk.Values}, false},
+			{"chunks", 120, bulk.Options{BatchSize: 40}, true},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				recreate(t, plain, &OneStatementRow{})
+				for _, sql := range []string{
+					"ALTER TABLE one_statement_rows ADD in_txn int",
+					"CREATE TRIGGER one_statement_rows_txn BEFORE INSERT ON one_statement_rows FOR EACH ROW SET NEW.in_txn = @@in_transaction",
+				} {
+					if err := plain.Exec(sql).Error; err != nil {
+						t.Fatal(err)
+					}
+				}
+				rows := make([]OneStatementRow, c.rows)
+				for i := range rows {
+					rows[i].Name = fmt.Sprint("n", i)
+				}
+				if err := noTx.Clauses(c.opts).Create(&rows).Error; err != nil {
+					t.Fatal(err)
+				}
+				var inTxn []bool
+				plain.Raw("SELECT in_txn FROM one_statement_rows").Scan(&inTxn)
+				if len(inTxn) != c.rows {
+					t.Fatalf("%d rows, want %d", len(inTxn), c.rows)
+				}
+				for i, in := range inTxn {
+					if in != c.inTxn {
+						t.Fatalf("row %d written in a transaction: %v, want %v", i, in, c.inTxn)
+					}
+				}
+			})
+		}
+	})
+}
+
 // TestInput checks what the plugin does with input it cannot bulk-create.
 func TestInput(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
