@@ -102,8 +102,8 @@ func (r *registration) bulkOptions(db *gorm.DB) (Options, bool) {
 	if n := rows.Len(); n == 0 || (n == 1 && !explicit) {
 		return opts, false
 	}
-	if r.dialect.lastInsertID && !hasReturning(stmt) && !lastInsertIDSafe(stmt) {
-		r.reasons.stepAside(db, "the bulk path", "GORM's own create", "without RETURNING, LastInsertId arithmetic cannot give each chunk's rows their keys (ON CONFLICT, or given and generated keys mixed)")
+	if r.dialect.lastInsertID && !hasReturning(stmt) && !lastInsertIDSafe(stmt) && !r.insertsOnly(stmt, opts) {
+		r.reasons.stepAside(db, "the bulk path", "GORM's own create", "without RETURNING, LastInsertId arithmetic cannot give each chunk's rows their keys (ON CONFLICT that may meet a duplicate, or given and generated keys mixed)")
 		return opts, false
 	}
 	return opts, true

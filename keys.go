@@ -90,6 +90,40 @@ func lastInsertIDSafe(stmt *gorm.Statement) bool {
 	return zeroRows(stmt, pk, rows, nil) == rows.Len()
 }
 
+// insertsOnly reports whether an upsert without RETURNING on MySQL or
+// MariaDB can meet no duplicate, so that each chunk is an INSERT whose keys
+// LastInsertId arithmetic gives as for any other: its rows all leave the
+// AUTO_INCREMENT key to the table, which has no other unique key (GORM's
+// has-many and has-one upserts of new rows; a value InnoDB hands out is
+// above every key in the table). The table is read only for a call the
+// plugin writes otherwise than GORM's one statement: more rows than one
+// statement holds, or a load. Elsewhere a duplicate may update a row, GORM
+// steps the keys on past it, and the call stays GORM's statement.
+func (r *registration) insertsOnly(stmt *gorm.Statement, opts Options) bool {
+	if !hasOnConflict(stmt) || stmt.Schema == nil {
+		return false
+	}
+	if _, modified := stmt.Clauses["INSERT"].Expression.(clause.Insert); modified {
+		return false
+	}
+	pk, rows := stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue
+	if pk == nil || !pk.AutoIncrement || !slices.Contains(stmt.Schema.FieldsWithDefaultDBValue, pk) ||
+		reflect.Indirect(rows.Index(0)).Kind() != reflect.Struct || zeroRows(stmt, pk, rows, nil) < rows.Len() {
+		return false
+	}
+	n := rows.Len()
+	load := r.dialect.load != nil && (opts.Method == LoadData || opts.Method == AnyMethod && n >= loadMinRows)
+	if !load && n <= r.rowsPerStatement(opts, paramsPerRow(stmt), updatesOnConflict(stmt)) {
+		return false
+	}
+	table, ok := tableParts(stmt)
+	if !ok || len(table) > 2 {
+		return false
+	}
+	uniques, err := otherUniqueKeys(stmt, table)
+	return err == nil && uniques == 0
+}
+
 // setKeys gives row i of rows the generated key key(i), as GORM sets what
 // RETURNING hands back.
 func setKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, key func(i int) int64) error {

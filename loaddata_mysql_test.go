@@ -467,14 +467,12 @@ type UpsertLoadRow struct {
 // plain GORM and the plugin, as root and as a user with only the grants
 // it needs: LOAD DATA writes them where no row can meet a duplicate key
 // (no other unique key), after the first row goes by statement to prove
-// the user may update; otherwise the statements go as GORM's. Tables,
-// errors and structs are GORM's, keys by rank (the guide's gaps).
+// the user may update; otherwise the statements go as GORM's (without
+// RETURNING, GORM's own statement). Tables, errors and structs are GORM's,
+// keys by rank (the guide's gaps).
 func TestUpsertLoadData(t *testing.T) {
 	t.Cleanup(bulk.SetUpsertCopyMinRows(1))
 	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect == "mysql-lastinsertid" {
-			t.Skip("without RETURNING an upsert stays with GORM")
-		}
 		root := open(t)
 		const user = "gormbulk_upsert"
 		dropUser := func() { root.Exec("DROP USER IF EXISTS '" + user + "'@'%'") }
@@ -489,7 +487,7 @@ func TestUpsertLoadData(t *testing.T) {
 		}
 		cfg.User, cfg.Passwd = user, "upsert"
 		asUser := func(t *testing.T, opts ...gorm.Option) *gorm.DB {
-			return openDB(t, gormmysql.Open(cfg.FormatDSN()), opts...)
+			return openDB(t, gormmysql.New(gormmysql.Config{DSN: cfg.FormatDSN(), DisableWithReturning: dialect == "mysql-lastinsertid"}), opts...)
 		}
 		onID := clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: clause.AssignmentColumns([]string{"name"})}
 		for _, c := range []struct {
@@ -554,8 +552,14 @@ func TestUpsertLoadData(t *testing.T) {
 				want, _, _ := run(false)
 				got, loaded, staged := run(true)
 				sameAsGORM(t, c.creates, want, got)
-				if (loaded > 0) != c.loads || staged != c.stages {
-					t.Errorf("%d LOAD DATA statements (staged: %v), want LOAD DATA: %v, staged: %v", loaded, staged, c.loads, c.stages)
+				// Without RETURNING an upsert loads where no row can meet a
+				// duplicate, and otherwise stays GORM's statement.
+				loads, stages := c.loads, c.stages
+				if dialect == "mysql-lastinsertid" {
+					loads, stages = c.loads && !c.stages, false
+				}
+				if (loaded > 0) != loads || staged != stages {
+					t.Errorf("%d LOAD DATA statements (staged: %v), want LOAD DATA: %v, staged: %v", loaded, staged, loads, stages)
 				}
 			})
 		}

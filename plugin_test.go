@@ -772,9 +772,6 @@ func TestOptionsReachAssociations(t *testing.T) {
 			}
 			return rows
 		}
-		if dialect == "mysql-lastinsertid" {
-			t.Skip("without RETURNING, the upserts GORM writes the items with stay GORM's own statement: LastInsertId arithmetic after ON DUPLICATE KEY UPDATE cannot give each chunk's rows their keys")
-		}
 		recreate(t, plain, &AssocOwner{}, &AssocItem{})
 		want := owners()
 		if err := plain.Create(&want).Error; err == nil {
@@ -789,10 +786,18 @@ func TestOptionsReachAssociations(t *testing.T) {
 		if n := count(t, plain, "assoc_items"); n != 34000 {
 			t.Errorf("%d items, want 34000", n)
 		}
+		var table []AssocItem
+		if err := plain.Find(&table).Error; err != nil {
+			t.Fatal(err)
+		}
+		byKey := map[uint]AssocItem{}
+		for _, it := range table {
+			byKey[it.ID] = it
+		}
 		for _, o := range got {
 			for _, it := range o.Items {
-				if it.ID == 0 || it.AssocOwnerID != o.ID {
-					t.Fatalf("owner %d (%s) holds item %+v", o.ID, o.Name, it)
+				if it.ID == 0 || it.AssocOwnerID != o.ID || byKey[it.ID] != it {
+					t.Fatalf("owner %d (%s) holds item %+v, whose key's row is %+v", o.ID, o.Name, it, byKey[it.ID])
 				}
 			}
 		}
