@@ -82,8 +82,8 @@ func finish(db *gorm.DB) {
 // bulkOptions reports whether the statement takes the bulk path, and with
 // which options. The bulk path needs a known dialect, rows it can cut into
 // chunks, and SQL not already built by an earlier callback; where GORM reads
-// generated keys back by LastInsertId arithmetic, it also needs that
-// arithmetic to hold for every chunk (see lastInsertIDSafe).
+// generated keys back by LastInsertId arithmetic, it also needs every
+// chunk's rows to get their keys (see lastInsertIDKeys).
 func (r *registration) bulkOptions(db *gorm.DB) (Options, bool) {
 	stmt := db.Statement
 	if !r.supported || stmt.SQL.Len() > 0 {
@@ -102,8 +102,8 @@ func (r *registration) bulkOptions(db *gorm.DB) (Options, bool) {
 	if n := rows.Len(); n == 0 || (n == 1 && !explicit) {
 		return opts, false
 	}
-	if r.dialect.lastInsertID && !hasReturning(stmt) && !lastInsertIDSafe(stmt) && !r.insertsOnly(stmt, opts) {
-		r.reasons.stepAside(db, "the bulk path", "GORM's own create", "without RETURNING, LastInsertId arithmetic cannot give each chunk's rows their keys (ON CONFLICT that may meet a duplicate, or given and generated keys mixed)")
+	if r.dialect.lastInsertID && !hasReturning(stmt) && !r.lastInsertIDKeys(db) {
+		r.reasons.stepAside(db, "the bulk path", "GORM's own create", "without RETURNING, neither LastInsertId arithmetic nor a lookup by the table's one other unique key gives each chunk's rows their keys (ON CONFLICT that may meet a duplicate, or given and generated keys mixed)")
 		return opts, false
 	}
 	return opts, true
@@ -167,10 +167,11 @@ func (r *registration) oneStatement(stmt *gorm.Statement, opts Options) bool {
 	}
 	c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
 	_, modified := stmt.Clauses["INSERT"].Expression.(clause.Insert)
+	_, lookup := stmt.DB.InstanceGet(uniqueMatchKey) // keys read after the upsert, under its locks
 	auto, columns := opts.Method == AnyMethod, len(stmt.Schema.DBNames)
 	switch {
 	case !auto && opts.Method != Values,
-		modified || c.DoNothing || len(c.Where.Exprs) > 0,
+		modified || c.DoNothing || len(c.Where.Exprs) > 0 || lookup,
 		// COPY, LOAD DATA and arrays read the pinned connection; SQLite's
 		// schema may say the table skips rows, which the plugin undoes.
 		r.dialect.copy && (auto && copyPays(stmt) || n*columns >= arraysMinValues),

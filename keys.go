@@ -2,11 +2,14 @@ package bulk
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
@@ -18,7 +21,8 @@ import (
 // it gives every row its own row's key:
 //   - RETURNING, read by the dialect's create handler (GORM's own scan);
 //   - LastInsertId arithmetic, by GORM's MySQL handler, where it holds for
-//     every chunk (lastInsertIDSafe);
+//     every chunk (lastInsertIDKeys), or after an upsert on MySQL without
+//     RETURNING, a lookup by the table's one other unique key (uniqueMatch);
 //   - SQLite's rowids, for a key that is the rowid (rowidKey), from the
 //     chunk's LastInsertId (setRowidKeys);
 //   - a sequence's proof, after a COPY (below).
@@ -66,62 +70,223 @@ func hasReturning(stmt *gorm.Statement) bool {
 	return false
 }
 
-// lastInsertIDSafe reports whether LastInsertId arithmetic gives every row
-// of every chunk its true key: the statement has no ON CONFLICT (skipped or
-// updated rows break the sequence), and either no key is generated or all
-// rows leave the key to the database. A mix of given and generated keys
-// breaks the arithmetic per chunk differently from the single statement, so
-// such statements stay with GORM.
-func lastInsertIDSafe(stmt *gorm.Statement) bool {
-	if _, ok := stmt.Clauses["ON CONFLICT"]; ok {
-		return false
-	}
+// lastInsertIDKeys reports whether, where keys come back by LastInsertId
+// (MySQL without RETURNING), every row of every chunk gets its own row's
+// key: no key is read back (none is generated, or every row gives its
+// own, which GORM's handler leaves as it is), or every row leaves
+// it to the database and LastInsertId arithmetic holds for each chunk. It
+// holds without ON CONFLICT; for an upsert that can meet no duplicate, its
+// table having no unique key but the AUTO_INCREMENT one (GORM's has-many
+// and has-one upserts of new rows: a value InnoDB hands out is above every
+// key in the table); and for an upsert on a table with one other unique
+// key, whose rows' keys are looked up by it after each chunk (uniqueMatch,
+// set on db), but for the creates GORM makes for associations. Elsewhere a
+// duplicate updates a row, GORM's arithmetic steps
+// the keys on past it, and the call stays GORM's one statement. A mix of
+// given and generated keys breaks the arithmetic per chunk otherwise than
+// in the single statement.
+func (r *registration) lastInsertIDKeys(db *gorm.DB) bool {
+	stmt := db.Statement
 	if stmt.Schema == nil {
 		return true
 	}
-	pk := stmt.Schema.PrioritizedPrimaryField
-	if pk == nil || !pk.HasDefaultValue {
-		return true
-	}
-	rows := stmt.ReflectValue
-	if reflect.Indirect(rows.Index(0)).Kind() != reflect.Struct {
-		return true
-	}
-	return zeroRows(stmt, pk, rows, nil) == rows.Len()
-}
-
-// insertsOnly reports whether an upsert without RETURNING on MySQL or
-// MariaDB can meet no duplicate, so that each chunk is an INSERT whose keys
-// LastInsertId arithmetic gives as for any other: its rows all leave the
-// AUTO_INCREMENT key to the table, which has no other unique key (GORM's
-// has-many and has-one upserts of new rows; a value InnoDB hands out is
-// above every key in the table). The table is read only for a call the
-// plugin writes otherwise than GORM's one statement: more rows than one
-// statement holds, or a load. Elsewhere a duplicate may update a row, GORM
-// steps the keys on past it, and the call stays GORM's statement.
-func (r *registration) insertsOnly(stmt *gorm.Statement, opts Options) bool {
-	if !hasOnConflict(stmt) || stmt.Schema == nil {
-		return false
-	}
-	if _, modified := stmt.Clauses["INSERT"].Expression.(clause.Insert); modified {
-		return false
-	}
 	pk, rows := stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue
-	if pk == nil || !pk.AutoIncrement || !slices.Contains(stmt.Schema.FieldsWithDefaultDBValue, pk) ||
-		reflect.Indirect(rows.Index(0)).Kind() != reflect.Struct || zeroRows(stmt, pk, rows, nil) < rows.Len() {
+	if pk == nil || !pk.HasDefaultValue || reflect.Indirect(rows.Index(0)).Kind() != reflect.Struct {
+		return true
+	}
+	upsert := hasOnConflict(stmt)
+	switch zeroRows(stmt, pk, rows, nil) {
+	case rows.Len():
+		if !upsert {
+			return true
+		}
+	case 0:
+		return true
+	default:
 		return false
 	}
-	n := rows.Len()
-	load := r.dialect.load != nil && (opts.Method == LoadData || opts.Method == AnyMethod && n >= loadMinRows)
-	if !load && n <= r.rowsPerStatement(opts, paramsPerRow(stmt), updatesOnConflict(stmt)) {
+	if _, modified := stmt.Clauses["INSERT"].Expression.(clause.Insert); modified ||
+		!pk.AutoIncrement || !slices.Contains(stmt.Schema.FieldsWithDefaultDBValue, pk) {
 		return false
 	}
 	table, ok := tableParts(stmt)
 	if !ok || len(table) > 2 {
 		return false
 	}
-	uniques, err := otherUniqueKeys(stmt, table)
-	return err == nil && uniques == 0
+	keys, err := uniqueKeys(stmt, table)
+	switch {
+	case err != nil:
+		return false
+	case len(keys.unique) == 0:
+		return true
+	case len(keys.unique) == 1 && keys.triggers == 0 && keys.strict && stmt.Context.Value(inAssociations{}) == nil:
+		// GORM builds join rows and foreign keys from the keys its
+		// read-back gives an association's rows (see ownRows).
+		if m := newUniqueMatch(stmt, table, keys.unique[0]); m != nil {
+			db.InstanceSet(uniqueMatchKey, m)
+			return true
+		}
+	}
+	return false
+}
+
+// uniqueMatchKey holds, on a statement, the uniqueMatch its chunks' keys
+// come back by.
+const uniqueMatchKey = "gormbulk:unique_match"
+
+// uniqueMatch gives the rows of a MySQL upsert without RETURNING their
+// keys after each chunk: where a row met a duplicate, LastInsertId says
+// nothing of it, and GORM's arithmetic gives it and every row after it
+// other rows' keys. The table has one unique key besides its primary key,
+// and every row is written with a value in each of its columns; after the
+// chunk each row's key is read from the row holding its values, compared
+// on the server (each column's collation decides equality, as it decided
+// the duplicate), with a locking read that sees the rows the upsert met
+// however old the transaction's snapshot. Every row was inserted or met
+// one (DO NOTHING is an update of the key on MySQL), and its values are
+// still the row's: the key's columns store what was sent as it was sent
+// (integers and VARCHAR/VARBINARY given as such, in a strict session),
+// the upsert updates them only to the row's own values, no trigger runs,
+// and the upsert's locks hold until the end of the transaction the chunks
+// run in (oneStatement).
+type uniqueMatch struct {
+	key     *schema.Field
+	columns []string
+	types   []string // the columns' DATA_TYPEs
+	lookup  string   // one row's: (SELECT `id` FROM `t` WHERE `a` = ? AND … LOCK IN SHARE MODE)
+}
+
+// newUniqueMatch returns the match on the unique key's columns, or nil
+// where it cannot give every row its key: a column the statement does not
+// write for every row, or of a type that may store another value than
+// the one sent (times, decimals, floats, CHAR's padding), a row without a
+// value of the column's kind in one (NULL is distinct from every value,
+// so that row met no duplicate but has no key to look up by), or ON
+// CONFLICT updating a column of the key, or the primary key, to another
+// value.
+func newUniqueMatch(stmt *gorm.Statement, table []string, key keyColumns) *uniqueMatch {
+	if len(key.names) == 0 {
+		return nil
+	}
+	cols := newInsertColumns(stmt, time.Time{})
+	rows := stmt.ReflectValue
+	c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	pk := stmt.Schema.PrioritizedPrimaryField
+	for _, a := range c.DoUpdates {
+		v, ok := a.Value.(clause.Column)
+		switch {
+		case a.Column.Name == pk.DBName && !(ok && v.Table == "" && v.Name == pk.DBName),
+			slices.Contains(key.names, a.Column.Name) && !(ok && v.Table == "excluded" && v.Name == a.Column.Name):
+			return nil
+		}
+	}
+	where := make([]string, len(key.names))
+	for i, name := range key.names {
+		f := stmt.Schema.LookUpField(name)
+		if f == nil || f.DBName != name {
+			return nil
+		}
+		written, _, zero := cols.defaulted(stmt, f, rows)
+		if !written && !slices.Contains(cols.fields, f) || written && zero > 0 {
+			return nil
+		}
+		for j := range rows.Len() {
+			if v, _ := f.ValueOf(stmt.Context, reflect.Indirect(rows.Index(j))); !lookupValue(v, key.types[i]) {
+				return nil
+			}
+		}
+		where[i] = stmt.Quote(name) + " = ?"
+	}
+	return &uniqueMatch{key: pk, columns: key.names, types: key.types,
+		lookup: fmt.Sprintf("(SELECT %s FROM %s WHERE %s LOCK IN SHARE MODE)",
+			stmt.Quote(pk.DBName), stmt.Quote(strings.Join(table, ".")), strings.Join(where, " AND "))}
+}
+
+// lookupValue reports whether a value GORM binds for a column of the
+// given DATA_TYPE stores as sent, so that a row can be looked up by it:
+// an integer into an integer column, a string or bytes into a VARCHAR or
+// VARBINARY one; not NULL, nor SQL GORM writes in place.
+func lookupValue(v any, dataType string) bool {
+	if _, ok := v.(clause.Expression); ok {
+		return false
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return false
+	}
+	dv, err := driver.DefaultParameterConverter.ConvertValue(v)
+	if err != nil {
+		return false
+	}
+	switch dv.(type) {
+	case int64:
+		return slices.Contains([]string{"tinyint", "smallint", "mediumint", "int", "bigint"}, dataType)
+	case string, []byte:
+		return dataType == "varchar" || dataType == "varbinary"
+	}
+	return false
+}
+
+// matchLookupRows is the most rows one lookup reads the keys of.
+const matchLookupRows = 1000
+
+// setKeys gives the rows of a written chunk (its values as built) their
+// keys, read by the unique key's values.
+func (m *uniqueMatch) setKeys(stmt *gorm.Statement, pool gorm.ConnPool, values clause.Values, chunk reflect.Value) error {
+	at := make([]int, len(m.columns))
+	for i, name := range m.columns {
+		at[i] = slices.IndexFunc(values.Columns, func(c clause.Column) bool { return c.Name == name })
+		if at[i] < 0 {
+			return fmt.Errorf("gormbulk: cannot tell the upsert's keys: the chunk does not write column %s", name)
+		}
+	}
+	keys := make([]int64, len(values.Values))
+	for start := 0; start < len(values.Values); start += matchLookupRows {
+		end := min(start+matchLookupRows, len(values.Values))
+		var (
+			query strings.Builder
+			args  = make([]any, 0, (end-start)*len(at))
+		)
+		for i := start; i < end; i++ {
+			if i > start {
+				query.WriteString(" UNION ALL ")
+			}
+			query.WriteString("SELECT " + strconv.Itoa(i) + ", " + m.lookup)
+			for c, k := range at {
+				if v := values.Values[i][k]; !lookupValue(v, m.types[c]) {
+					return fmt.Errorf("gormbulk: cannot tell the upsert's key of row %d: column %s holds no value to find it by", i, m.columns[c])
+				}
+				args = append(args, values.Values[i][k])
+			}
+		}
+		rows, err := pool.QueryContext(stmt.Context, query.String(), args...)
+		if err != nil {
+			return err
+		}
+		found := 0
+		for rows.Next() {
+			var (
+				i   int
+				key sql.NullInt64
+			)
+			if err := rows.Scan(&i, &key); err != nil {
+				rows.Close()
+				return err
+			}
+			if !key.Valid || i < start || i >= end {
+				rows.Close()
+				return fmt.Errorf("gormbulk: cannot tell the upsert's key of row %d: no row of the table holds its %s", i, strings.Join(m.columns, ", "))
+			}
+			keys[i] = key.Int64
+			found++
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		if found != end-start {
+			return fmt.Errorf("gormbulk: cannot tell the upsert's keys: %d of %d rows looked up", found, end-start)
+		}
+	}
+	return setKeys(stmt, m.key, chunk, func(i int) int64 { return keys[i] })
 }
 
 // setKeys gives row i of rows the generated key key(i), as GORM sets what

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
@@ -55,6 +56,129 @@ func TestMySQLAutoIncrementIncrement(t *testing.T) {
 			if own != c.own {
 				t.Errorf("%s: structs hold their rows' keys: %v, want %v (first keys %d, %d; table %d, %d)",
 					c.name, own, c.own, rows[0].ID, rows[1].ID, stored[0].ID, stored[1].ID)
+			}
+		}
+	})
+}
+
+// UniqueKeyRow has a unique key besides its AUTO_INCREMENT one, on which
+// MySQL's ON DUPLICATE KEY UPDATE meets the rows that exist.
+type UniqueKeyRow struct {
+	ID    uint
+	Email string  `gorm:"size:64;uniqueIndex:unique_key_rows_email"`
+	Nick  *string `gorm:"size:64"`
+	Name  string  `gorm:"size:64"`
+	Code  int
+	At    time.Time
+}
+
+// TestMySQLUpsertKeysWithoutReturning upserts 60 rows of which 20 exist
+// (their emails in other letter case, which the column's collation takes
+// as equal) on MySQL without RETURNING, in one statement and in chunks of
+// 7. GORM steps LastInsertId past the rows that met a duplicate, so the
+// rows after the first hold other rows' keys; where the table has one
+// unique key besides its primary key, every column of it written with a
+// value, the plugin looks each row's key up by it and every struct holds
+// its own row's key. Where it cannot tell the keys that way the call stays
+// GORM's statement, wrong keys and all. Tables are GORM's (keys by rank).
+func TestMySQLUpsertKeysWithoutReturning(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if dialect != "mysql-lastinsertid" {
+			t.Skip("MySQL without RETURNING only")
+		}
+		plain, db := open(t), withPlugin(t, open(t), bulk.Config{Auto: true})
+		nonStrict := func() *gorm.DB {
+			return openDB(t, mysql.New(mysql.Config{DSN: liveDSN("mysql") + "&sql_mode=''", DisableWithReturning: true}))
+		}
+		name := clause.OnConflict{DoUpdates: clause.AssignmentColumns([]string{"name"})}
+		only := func(columns string) []string {
+			return []string{"DROP INDEX unique_key_rows_email ON unique_key_rows", "CREATE UNIQUE INDEX unique_key_rows_only ON unique_key_rows (" + columns + ")"}
+		}
+		for _, c := range []struct {
+			name      string
+			setup     []string
+			clause    clause.OnConflict
+			nilNick   bool // some rows hold no nick
+			nonStrict bool // in a session without a strict sql_mode
+			own       bool // the plugin gives every row its own key
+		}{
+			{name: "do updates", clause: name, own: true},
+			{name: "update all", clause: clause.OnConflict{UpdateAll: true}, own: true},
+			{name: "do nothing", clause: clause.OnConflict{DoNothing: true}, own: true},
+			{name: "two columns", setup: only("email, nick"), clause: name, own: true},
+			{name: "an integer key", setup: only("code"), clause: name, own: true},
+			{name: "a row without a value", setup: only("email, nick"), clause: name, nilNick: true},
+			{name: "a time key", setup: only("at"), clause: name},
+			{name: "a non-strict session", clause: name, nonStrict: true},
+			{name: "two unique keys", setup: []string{"CREATE UNIQUE INDEX unique_key_rows_name ON unique_key_rows (name)"}, clause: name},
+			{name: "a prefix key", setup: only("email(8)"), clause: name},
+			{name: "a trigger", setup: []string{"CREATE TRIGGER unique_key_rows_name BEFORE INSERT ON unique_key_rows FOR EACH ROW SET NEW.name = NEW.name"}, clause: name},
+			{name: "updates the key's column", clause: clause.OnConflict{DoUpdates: clause.Assignments(map[string]any{"email": gorm.Expr("CONCAT(VALUES(email), '!')")})}},
+		} {
+			for _, chunks := range []bool{false, true} {
+				t.Run(fmt.Sprint(c.name, "/chunks ", chunks), func(t *testing.T) {
+					plain, db := plain, db
+					if c.nonStrict {
+						plain, db = nonStrict(), withPlugin(t, nonStrict(), bulk.Config{Auto: true})
+					}
+					run := func(db *gorm.DB) ([]UniqueKeyRow, []map[string]any) {
+						recreate(t, plain, &UniqueKeyRow{})
+						for _, q := range c.setup {
+							if err := plain.Exec(q).Error; err != nil {
+								t.Fatal(err)
+							}
+						}
+						nick := func(i int) *string {
+							if c.nilNick && i%10 == 9 {
+								return nil
+							}
+							return str(fmt.Sprint("n", i))
+						}
+						existing := make([]UniqueKeyRow, 20)
+						for i := range existing {
+							existing[i] = UniqueKeyRow{Email: fmt.Sprintf("u%03d@x", i*3), Nick: nick(i * 3), Name: fmt.Sprint("old ", i), Code: i * 3, At: fixedNow.Add(time.Duration(i*3) * time.Second)}
+						}
+						if err := plain.Create(&existing).Error; err != nil {
+							t.Fatal(err)
+						}
+						rows := make([]UniqueKeyRow, 60)
+						for i := range rows {
+							rows[i] = UniqueKeyRow{Email: fmt.Sprintf("U%03d@X", i), Nick: nick(i), Name: fmt.Sprint("new ", i), Code: i, At: fixedNow.Add(time.Duration(i) * time.Second)}
+						}
+						if chunks && db != plain {
+							db = db.Clauses(bulk.Options{BatchSize: 7})
+						}
+						if err := db.Clauses(c.clause).Create(&rows).Error; err != nil {
+							t.Fatal(err)
+						}
+						table := tableRows(t, plain, "unique_key_rows")
+						return rows, table
+					}
+					key := func(r *UniqueKeyRow) *uint { return &r.ID }
+					email := func(r *UniqueKeyRow) string { return strings.ToLower(r.Email) }
+					lower := func(table []map[string]any) []map[string]any {
+						for _, r := range table {
+							r["email"] = strings.ToLower(r["email"].(string))
+						}
+						return table
+					}
+					wantRows, wantTable := run(plain)
+					gotRows, gotTable := run(db)
+					if len(notOwnKeys(lower(wantTable), wantRows, key, email)) == 0 {
+						t.Fatal("GORM's structs all hold their own keys: the case shows nothing")
+					}
+					if wrong := notOwnKeys(lower(gotTable), gotRows, key, email); (len(wrong) == 0) != c.own {
+						t.Errorf("structs %v hold other rows' keys; want every row its own: %v", wrong, c.own)
+					}
+					rankKeys(wantTable, wantRows, key)
+					rankKeys(gotTable, gotRows, key)
+					if !c.own && !reflect.DeepEqual(gotRows, wantRows) {
+						t.Errorf("structs differ from GORM's:\n got %s\nwant %s", describe(gotRows), describe(wantRows))
+					}
+					if !reflect.DeepEqual(gotTable, wantTable) {
+						t.Errorf("table differs from GORM's:\n got %v\nwant %v", gotTable, wantTable)
+					}
+				})
 			}
 		}
 	})

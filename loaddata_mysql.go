@@ -174,11 +174,11 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 		if why := upsertLoadRefusal(stmt, opts, !keyLeft); why != "" {
 			return nil, why
 		}
-		uniques, err := otherUniqueKeys(stmt, table)
+		keys, err := uniqueKeys(stmt, table)
 		if err != nil {
 			return nil, fmt.Sprintf("the table's keys cannot be read: %v", err)
 		}
-		plan.staged = uniques > 0 || !keyLeft
+		plan.staged = len(keys.unique) > 0 || !keyLeft
 		if why := upsertLoadRefusal(stmt, opts, plan.staged); why != "" {
 			return nil, why
 		}
@@ -281,13 +281,68 @@ func tableTypes(stmt *gorm.Statement, name []string) (map[string]string, string,
 	return types, engine.String, nil
 }
 
-// otherUniqueKeys counts the table's unique keys besides its primary key.
-func otherUniqueKeys(stmt *gorm.Statement, name []string) (int, error) {
+// tableKeys is what the catalog says of a table's unique keys besides its
+// primary key, and of what a lookup by one rests on.
+type tableKeys struct {
+	// unique holds each key's columns in order, and their DATA_TYPEs; nil
+	// for a key on a column's prefix or an expression, which no lookup by
+	// its columns can follow.
+	unique []keyColumns
+	// triggers counts the table's triggers.
+	triggers int
+	// strict is set where the session's sql_mode refuses a value the
+	// column would store otherwise (cut, rounded, clamped).
+	strict bool
+}
+
+type keyColumns struct{ names, types []string }
+
+// uniqueKeys reads the table's unique keys, triggers and the session's
+// strictness in one round trip.
+func uniqueKeys(stmt *gorm.Statement, name []string) (tableKeys, error) {
 	schemaName, table := tableSchema(name)
-	var n int
-	err := stmt.ConnPool.QueryRowContext(stmt.Context, `SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY'`, schemaName, table).Scan(&n)
-	return n, err
+	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT s.INDEX_NAME, s.COLUMN_NAME, s.SUB_PART IS NULL,
+		(SELECT c.DATA_TYPE FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME),
+		s.SEQ_IN_INDEX
+		FROM information_schema.STATISTICS s
+		WHERE s.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND s.TABLE_NAME = ? AND s.NON_UNIQUE = 0 AND s.INDEX_NAME <> 'PRIMARY'
+		UNION ALL
+		SELECT NULL, @@SESSION.sql_mode, COUNT(*), NULL, 0 FROM information_schema.TRIGGERS
+		WHERE EVENT_OBJECT_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND EVENT_OBJECT_TABLE = ?
+		ORDER BY 1, 5`, schemaName, table, schemaName, table)
+	if err != nil {
+		return tableKeys{}, err
+	}
+	defer rows.Close()
+	var (
+		keys  tableKeys
+		index string
+	)
+	for rows.Next() {
+		var (
+			name, column, typ sql.NullString
+			n, seq            int
+		)
+		if err := rows.Scan(&name, &column, &n, &typ, &seq); err != nil {
+			return tableKeys{}, err
+		}
+		if !name.Valid {
+			mode := strings.ToUpper(column.String)
+			keys.triggers, keys.strict = n, strings.Contains(mode, "STRICT_TRANS_TABLES") || strings.Contains(mode, "STRICT_ALL_TABLES")
+			continue
+		}
+		if len(keys.unique) == 0 || name.String != index {
+			index = name.String
+			keys.unique = append(keys.unique, keyColumns{names: []string{}})
+		}
+		last := &keys.unique[len(keys.unique)-1]
+		if last.names != nil && column.Valid && n == 1 {
+			last.names, last.types = append(last.names, column.String), append(last.types, strings.ToLower(typ.String))
+		} else {
+			*last = keyColumns{}
+		}
+	}
+	return keys, rows.Err()
 }
 
 // tableSchema splits a table's name into its database, or "", and itself.

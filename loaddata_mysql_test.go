@@ -551,6 +551,22 @@ func TestUpsertLoadData(t *testing.T) {
 				}
 				want, _, _ := run(false)
 				got, loaded, staged := run(true)
+				if dialect == "mysql-lastinsertid" && c.stages && !c.given && want.err == nil {
+					// GORM steps LastInsertId past the row that met the
+					// email's duplicate; the plugin looks each row's key up
+					// by its email.
+					key, email := func(r *UpsertLoadRow) *uint { return &r.ID }, func(r *UpsertLoadRow) string { return r.Email }
+					gotRows, wantRows := *got.rows.(*[]UpsertLoadRow), *want.rows.(*[]UpsertLoadRow)
+					if wrong := notOwnKeys(got.table, gotRows, key, email); len(wrong) > 0 {
+						t.Fatalf("rows %v hold other rows' keys", wrong)
+					}
+					if len(c.setup) > 1 && len(notOwnKeys(want.table, wantRows, key, email)) == 0 {
+						t.Error("GORM's rows all hold their own keys: the case shows nothing")
+					}
+					for i := range gotRows {
+						gotRows[i].ID = wantRows[i].ID
+					}
+				}
 				sameAsGORM(t, c.creates, want, got)
 				// Without RETURNING an upsert loads where no row can meet a
 				// duplicate, and otherwise stays GORM's statement.

@@ -247,6 +247,7 @@ type statementWriter struct {
 	rowid      *schema.Field       // the key SQLite's rowids give, if any
 	ownRows    bool                // rows may be skipped: read back by ownRows (keys.go)
 	ahead      *pgSequence         // the sequence to draw keys ahead from (keys.go)
+	match      *uniqueMatch        // how an upsert's keys come back without RETURNING (keys.go)
 	overriding bool                // keys drawn ahead go OVERRIDING SYSTEM VALUE
 	types      map[string]pgColumn // PostgreSQL's catalog, for arrays
 	params     *pgParams           // how pgx would send the values, for arrays
@@ -276,6 +277,9 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	case db.DryRun || !r.dialect.buildsAhead(stmt, rows) || !readsBack(stmt, opts):
 	case stmt.Dialector.Name() == "mysql":
 		w.ownRows = ownRows(stmt, false)
+		if m, ok := db.InstanceGet(uniqueMatchKey); ok {
+			w.match = m.(*uniqueMatch)
+		}
 	case r.dialect.rowid:
 		// Under catalogMinRows the schema's read costs more than
 		// RETURNING: only the statement says whether it skips rows.
@@ -421,7 +425,11 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	}
 	w.create(tx)
 	if conn.dialect.lastInsertID && !execHere && tx.Error == nil && !hasReturning(stmt) {
-		tx.AddError(restepKeys(stmt, stmt.ReflectValue, conn.dialect.autoIncrement))
+		if w.match != nil {
+			tx.AddError(w.match.setKeys(stmt, conn, values, stmt.ReflectValue))
+		} else {
+			tx.AddError(restepKeys(stmt, stmt.ReflectValue, conn.dialect.autoIncrement))
+		}
 	}
 	if execHere && tx.Error == nil {
 		switch {
