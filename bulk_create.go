@@ -102,9 +102,11 @@ func (r *registration) bulkOptions(db *gorm.DB) (Options, bool) {
 	if n := rows.Len(); n == 0 || (n == 1 && !explicit) {
 		return opts, false
 	}
-	if r.dialect.lastInsertID && !hasReturning(stmt) && !r.lastInsertIDKeys(db) {
-		r.reasons.stepAside(db, "the bulk path", "GORM's own create", "without RETURNING, neither LastInsertId arithmetic nor a lookup by the table's one other unique key gives each chunk's rows their keys (ON CONFLICT that may meet a duplicate, or given and generated keys mixed)")
-		return opts, false
+	if r.dialect.lastInsertID && !hasReturning(stmt) {
+		if why := r.lastInsertIDKeys(db, opts); why != "" {
+			r.reasons.stepAside(db, "the bulk path", "GORM's own create", why)
+			return opts, false
+		}
 	}
 	return opts, true
 }
@@ -167,7 +169,7 @@ func (r *registration) oneStatement(stmt *gorm.Statement, opts Options) bool {
 	}
 	c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
 	_, modified := stmt.Clauses["INSERT"].Expression.(clause.Insert)
-	_, lookup := stmt.DB.InstanceGet(uniqueMatchKey) // keys read after the upsert, under its locks
+	lookup := matchOf(stmt) != nil // keys read after the upsert, under its locks
 	auto, columns := opts.Method == AnyMethod, len(stmt.Schema.DBNames)
 	switch {
 	case !auto && opts.Method != Values,

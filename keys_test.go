@@ -14,6 +14,7 @@ import (
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
 	"gorm.io/gorm/schema"
 
 	"github.com/gormbulk/bulk"
@@ -72,21 +73,23 @@ type UniqueKeyRow struct {
 	At    time.Time
 }
 
-// TestMySQLUpsertKeysWithoutReturning upserts 60 rows of which 20 exist
+// TestMySQLUpsertKeysWithoutReturning upserts rows of which a third exist
 // (their emails in other letter case, which the column's collation takes
-// as equal) on MySQL without RETURNING, in one statement and in chunks of
-// 7. GORM steps LastInsertId past the rows that met a duplicate, so the
-// rows after the first hold other rows' keys; where the table has one
-// unique key besides its primary key, every column of it written with a
-// value, the plugin looks each row's key up by it and every struct holds
-// its own row's key. Where it cannot tell the keys that way the call stays
+// as equal) on MySQL without RETURNING: 60 rows in one statement and in
+// chunks of 7, 3,000 in chunks of 1,000. GORM steps LastInsertId past the
+// rows that met a duplicate, so the rows after the first hold other rows'
+// keys. Where the call needs chunks and the table has one unique key
+// besides its primary key, every column of it written with a value, the
+// plugin looks each row's key up by it (from the staging table where the
+// chunks load) and every struct holds its own row's key. Where it cannot
+// tell the keys that way, or one statement holds the rows, the call stays
 // GORM's statement, wrong keys and all. Tables are GORM's (keys by rank).
 func TestMySQLUpsertKeysWithoutReturning(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		if dialect != "mysql-lastinsertid" {
 			t.Skip("MySQL without RETURNING only")
 		}
-		plain, db := open(t), withPlugin(t, open(t), bulk.Config{Auto: true})
+		plain := open(t)
 		nonStrict := func() *gorm.DB {
 			return openDB(t, mysql.New(mysql.Config{DSN: liveDSN("mysql") + "&sql_mode=''", DisableWithReturning: true}))
 		}
@@ -115,12 +118,19 @@ func TestMySQLUpsertKeysWithoutReturning(t *testing.T) {
 			{name: "a trigger", setup: []string{"CREATE TRIGGER unique_key_rows_name BEFORE INSERT ON unique_key_rows FOR EACH ROW SET NEW.name = NEW.name"}, clause: name},
 			{name: "updates the key's column", clause: clause.OnConflict{DoUpdates: clause.Assignments(map[string]any{"email": gorm.Expr("CONCAT(VALUES(email), '!')")})}},
 		} {
-			for _, chunks := range []bool{false, true} {
-				t.Run(fmt.Sprint(c.name, "/chunks ", chunks), func(t *testing.T) {
-					plain, db := plain, db
+			for _, mode := range []struct {
+				name      string
+				rows      int
+				batchSize int
+			}{{"one statement", 60, 0}, {"chunks of 7", 60, 7}, {"staged", 3000, 1000}} {
+				t.Run(c.name+"/"+mode.name, func(t *testing.T) {
+					counter := &statementCounter{Interface: logger.Discard}
+					plain, db := plain, withPlugin(t, open(t, &gorm.Config{Logger: counter}), bulk.Config{Auto: true})
 					if c.nonStrict {
 						plain, db = nonStrict(), withPlugin(t, nonStrict(), bulk.Config{Auto: true})
 					}
+					// GORM's one statement keeps its own read-back.
+					own := c.own && mode.batchSize > 0
 					run := func(db *gorm.DB) ([]UniqueKeyRow, []map[string]any) {
 						recreate(t, plain, &UniqueKeyRow{})
 						for _, q := range c.setup {
@@ -134,19 +144,19 @@ func TestMySQLUpsertKeysWithoutReturning(t *testing.T) {
 							}
 							return str(fmt.Sprint("n", i))
 						}
-						existing := make([]UniqueKeyRow, 20)
+						existing := make([]UniqueKeyRow, mode.rows/3)
 						for i := range existing {
-							existing[i] = UniqueKeyRow{Email: fmt.Sprintf("u%03d@x", i*3), Nick: nick(i * 3), Name: fmt.Sprint("old ", i), Code: i * 3, At: fixedNow.Add(time.Duration(i*3) * time.Second)}
+							existing[i] = UniqueKeyRow{Email: fmt.Sprintf("u%05d@x", i*3), Nick: nick(i * 3), Name: fmt.Sprint("old ", i), Code: i * 3, At: fixedNow.Add(time.Duration(i*3) * time.Second)}
 						}
 						if err := plain.Create(&existing).Error; err != nil {
 							t.Fatal(err)
 						}
-						rows := make([]UniqueKeyRow, 60)
+						rows := make([]UniqueKeyRow, mode.rows)
 						for i := range rows {
-							rows[i] = UniqueKeyRow{Email: fmt.Sprintf("U%03d@X", i), Nick: nick(i), Name: fmt.Sprint("new ", i), Code: i, At: fixedNow.Add(time.Duration(i) * time.Second)}
+							rows[i] = UniqueKeyRow{Email: fmt.Sprintf("U%05d@X", i), Nick: nick(i), Name: fmt.Sprint("new ", i), Code: i, At: fixedNow.Add(time.Duration(i) * time.Second)}
 						}
-						if chunks && db != plain {
-							db = db.Clauses(bulk.Options{BatchSize: 7})
+						if mode.batchSize > 0 && db != plain {
+							db = db.Clauses(bulk.Options{BatchSize: mode.batchSize})
 						}
 						if err := db.Clauses(c.clause).Create(&rows).Error; err != nil {
 							t.Fatal(err)
@@ -167,12 +177,19 @@ func TestMySQLUpsertKeysWithoutReturning(t *testing.T) {
 					if len(notOwnKeys(lower(wantTable), wantRows, key, email)) == 0 {
 						t.Fatal("GORM's structs all hold their own keys: the case shows nothing")
 					}
-					if wrong := notOwnKeys(lower(gotTable), gotRows, key, email); (len(wrong) == 0) != c.own {
-						t.Errorf("structs %v hold other rows' keys; want every row its own: %v", wrong, c.own)
+					if wrong := notOwnKeys(lower(gotTable), gotRows, key, email); (len(wrong) == 0) != own {
+						t.Errorf("%d structs hold other rows' keys; want every row its own: %v", len(wrong), own)
+					}
+					staged := false
+					for _, q := range counter.sql {
+						staged = staged || strings.Contains(q, "INTO TABLE gormbulk_stage")
+					}
+					if want := own && mode.name == "staged"; staged != want {
+						t.Errorf("staged: %v, want %v", staged, want)
 					}
 					rankKeys(wantTable, wantRows, key)
 					rankKeys(gotTable, gotRows, key)
-					if !c.own && !reflect.DeepEqual(gotRows, wantRows) {
+					if !own && !reflect.DeepEqual(gotRows, wantRows) {
 						t.Errorf("structs differ from GORM's:\n got %s\nwant %s", describe(gotRows), describe(wantRows))
 					}
 					if !reflect.DeepEqual(gotTable, wantTable) {

@@ -293,54 +293,92 @@ type tableKeys struct {
 	// strict is set where the session's sql_mode refuses a value the
 	// column would store otherwise (cut, rounded, clamped).
 	strict bool
+	// jsonTable is set where the server has JSON_TABLE: MariaDB from
+	// 10.6, MySQL from 8.0 (not TiDB or Vitess).
+	jsonTable bool
 }
 
-type keyColumns struct{ names, types []string }
+// keyColumns are a key's columns, with what the catalog says of each:
+// DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, CHARACTER_SET_NAME, COLLATION_NAME
+// ("-" where it has none).
+type keyColumns struct{ names, types, lengths, charsets, collations []string }
 
-// uniqueKeys reads the table's unique keys, triggers and the session's
-// strictness in one round trip.
+// uniqueKeys reads the table's unique keys, triggers, the session's
+// strictness and the server's version in one round trip. Each part names
+// the table's database as a value, not DATABASE(): information_schema then
+// reads that table alone (0.35 ms here, against 1.3 ms for each part by
+// DATABASE(), and 0.5 s for a correlated subquery, which read every table
+// of the server). A name without its database is taken to be in the DSN's,
+// which the read checks against the session's (USE changes it).
 func uniqueKeys(stmt *gorm.Statement, name []string) (tableKeys, error) {
 	schemaName, table := tableSchema(name)
-	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT s.INDEX_NAME, s.COLUMN_NAME, s.SUB_PART IS NULL,
-		(SELECT c.DATA_TYPE FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME),
-		s.SEQ_IN_INDEX
-		FROM information_schema.STATISTICS s
-		WHERE s.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND s.TABLE_NAME = ? AND s.NON_UNIQUE = 0 AND s.INDEX_NAME <> 'PRIMARY'
+	current := schemaName == ""
+	if d, ok := stmt.Dialector.(*mysql.Dialector); ok && current && d.DSNConfig != nil {
+		schemaName = d.DSNConfig.DBName
+	}
+	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT 'k', INDEX_NAME, COLUMN_NAME, SUB_PART IS NULL, NULL, SEQ_IN_INDEX
+		FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY'
 		UNION ALL
-		SELECT NULL, @@SESSION.sql_mode, COUNT(*), NULL, 0 FROM information_schema.TRIGGERS
-		WHERE EVENT_OBJECT_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND EVENT_OBJECT_TABLE = ?
-		ORDER BY 1, 5`, schemaName, table, schemaName, table)
+		SELECT 'c', NULL, COLUMN_NAME, 0,
+		       CONCAT_WS(' ', DATA_TYPE, COALESCE(CHARACTER_MAXIMUM_LENGTH, '-'), COALESCE(CHARACTER_SET_NAME, '-'), COALESCE(COLLATION_NAME, '-')), 0
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+		UNION ALL
+		SELECT 'm', DATABASE(), @@SESSION.sql_mode, COUNT(*), version(), 0 FROM information_schema.TRIGGERS
+		WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?
+		ORDER BY 1, 2, 6`, schemaName, table, schemaName, table, schemaName, table)
 	if err != nil {
 		return tableKeys{}, err
 	}
 	defer rows.Close()
 	var (
-		keys  tableKeys
-		index string
+		keys    tableKeys
+		index   string
+		columns = map[string][]string{} // column → DATA_TYPE, length, character set, collation
 	)
 	for rows.Next() {
 		var (
-			name, column, typ sql.NullString
-			n, seq            int
+			kind                 string
+			name, column, detail sql.NullString
+			n, seq               int
 		)
-		if err := rows.Scan(&name, &column, &n, &typ, &seq); err != nil {
+		if err := rows.Scan(&kind, &name, &column, &n, &detail, &seq); err != nil {
 			return tableKeys{}, err
 		}
-		if !name.Valid {
-			mode := strings.ToUpper(column.String)
+		switch kind {
+		case "c":
+			columns[column.String] = append(strings.Fields(detail.String), "-", "-", "-", "-")
+		case "m":
+			if current && name.String != schemaName {
+				return tableKeys{}, fmt.Errorf("the session's database is %q, the DSN's %q", name.String, schemaName)
+			}
+			mode, v := strings.ToUpper(column.String), detail.String
 			keys.triggers, keys.strict = n, strings.Contains(mode, "STRICT_TRANS_TABLES") || strings.Contains(mode, "STRICT_ALL_TABLES")
-			continue
+			if strings.Contains(v, "MariaDB") {
+				keys.jsonTable = !versionBefore(v, 10, 6)
+			} else {
+				keys.jsonTable = !versionBefore(v, 8, 0) && !strings.Contains(v, "TiDB") && !strings.Contains(v, "Vitess")
+			}
+		case "k":
+			if len(keys.unique) == 0 || name.String != index {
+				index = name.String
+				keys.unique = append(keys.unique, keyColumns{names: []string{}})
+			}
+			last := &keys.unique[len(keys.unique)-1]
+			if last.names != nil && column.Valid && n == 1 {
+				last.names = append(last.names, column.String)
+			} else {
+				*last = keyColumns{}
+			}
 		}
-		if len(keys.unique) == 0 || name.String != index {
-			index = name.String
-			keys.unique = append(keys.unique, keyColumns{names: []string{}})
+	}
+	for i, key := range keys.unique {
+		for _, name := range key.names {
+			t := append(columns[name], "-", "-", "-", "-")
+			key.types, key.lengths = append(key.types, strings.ToLower(t[0])), append(key.lengths, t[1])
+			key.charsets, key.collations = append(key.charsets, t[2]), append(key.collations, t[3])
 		}
-		last := &keys.unique[len(keys.unique)-1]
-		if last.names != nil && column.Valid && n == 1 {
-			last.names, last.types = append(last.names, column.String), append(last.types, strings.ToLower(typ.String))
-		} else {
-			*last = keyColumns{}
-		}
+		keys.unique[i] = key
 	}
 	return keys, rows.Err()
 }
@@ -452,7 +490,11 @@ func (w *loadWriter) writeStaged(chunk reflect.Value) (int64, error) {
 	_, why, err := w.load(chunk)
 	if err == nil && why == "" {
 		var n int64
-		if n, err = moveStaged(w.db, chunk, w.plan.written, w.plan.staging, w.now, w.opts.SkipReturning); err == nil {
+		n, err = moveStaged(w.db, chunk, w.plan.written, w.plan.staging, w.now, w.opts.SkipReturning)
+		if m := matchOf(stmt); err == nil && m != nil && !w.opts.SkipReturning {
+			err = m.setStagedKeys(stmt, chunk, w.plan.written, w.plan.staging)
+		}
+		if err == nil {
 			_, err = pool.ExecContext(ctx, "DROP TEMPORARY TABLE "+stagingTable)
 			return n, err
 		}
@@ -787,9 +829,9 @@ func upsertLoadRefusal(stmt *gorm.Statement, opts Options, staged bool) string {
 	switch {
 	case !staged:
 		return ""
-	case readsBack(stmt, opts) && !hasReturning(stmt):
+	case readsBack(stmt, opts) && !hasReturning(stmt) && matchOf(stmt) == nil:
 		return "an upsert whose rows may meet a duplicate reads its keys back with RETURNING, which the server lacks"
-	case opts.Method != LoadData && stmt.ReflectValue.Len() < loadStagingMinRows:
+	case opts.Method != LoadData && stmt.ReflectValue.Len() < loadStagingMinRows && matchOf(stmt) == nil:
 		return fmt.Sprintf("an upsert of fewer than %d rows goes faster by statements than staged", loadStagingMinRows)
 	}
 	return ""
@@ -801,4 +843,8 @@ func upsertLoadRefusal(stmt *gorm.Statement, opts Options, staged bool) string {
 // they save below it. Measured on MariaDB, paired with GORM's
 // CreateInBatches(1000): 8,000 rows in one call 1.13× GORM staged, 1.30×
 // by statements; 16,000 rows 1.31× and 1.23×; 30,000 rows 1.47× and 1.33×.
+// Without RETURNING, where the keys are looked up by a unique key, the
+// lookup from the staging table costs less than sending the values again
+// (10,000 rows 1.10× GORM staged, 0.87× by statements): any upsert that
+// loads (from loadMinRows) goes staged.
 var loadStagingMinRows = 16000

@@ -619,11 +619,11 @@ func TestUpsertParity(t *testing.T) {
 						rankKeys(gotTable, gotRows, parityBasicKey)
 						rankKeys(wantTable, wantRows, parityBasicKey)
 					}
-					if dialect == "mysql-lastinsertid" && c.name != "save" {
+					if dialect == "mysql-lastinsertid" && c.name != "save" && run.name != "auto" {
 						// Without RETURNING GORM steps LastInsertId past
 						// the rows that met a duplicate; the plugin looks
-						// each row's key up by the unique email
-						// (TestMySQLUpsertKeysWithoutReturning).
+						// each row's key up by the unique email where it
+						// writes chunks (TestMySQLUpsertKeysWithoutReturning).
 						if wrong := notOwnKeys(gotTable, gotRows, parityBasicKey, parityBasicEmail); len(wrong) > 0 {
 							t.Fatalf("structs %v hold other rows' keys", wrong)
 						}

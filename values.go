@@ -277,9 +277,7 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	case db.DryRun || !r.dialect.buildsAhead(stmt, rows) || !readsBack(stmt, opts):
 	case stmt.Dialector.Name() == "mysql":
 		w.ownRows = ownRows(stmt, false)
-		if m, ok := db.InstanceGet(uniqueMatchKey); ok {
-			w.match = m.(*uniqueMatch)
-		}
+		w.match = matchOf(stmt)
 	case r.dialect.rowid:
 		// Under catalogMinRows the schema's read costs more than
 		// RETURNING: only the statement says whether it skips rows.
@@ -426,7 +424,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	w.create(tx)
 	if conn.dialect.lastInsertID && !execHere && tx.Error == nil && !hasReturning(stmt) {
 		if w.match != nil {
-			tx.AddError(w.match.setKeys(stmt, conn, values, stmt.ReflectValue))
+			tx.AddError(w.match.setKeys(stmt, values, stmt.ReflectValue))
 		} else {
 			tx.AddError(restepKeys(stmt, stmt.ReflectValue, conn.dialect.autoIncrement))
 		}
