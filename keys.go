@@ -138,9 +138,15 @@ func (r *registration) lastInsertIDKeys(db *gorm.DB, opts Options) string {
 		return ""
 	case !chunks:
 		return "without RETURNING, an upsert that fits one statement is GORM's statement where its rows may meet a duplicate: looking their keys up would cost more"
-	case len(keys.unique) == 1 && keys.triggers == 0 && keys.strict && keys.jsonTable && stmt.Context.Value(inAssociations{}) == nil:
+	case len(keys.unique) > 1 || stmt.Context.Value(inAssociations{}) != nil:
 		// GORM builds join rows and foreign keys from the keys its
 		// read-back gives an association's rows (see ownRows).
+		return unmatched
+	}
+	if err := keys.readLookup(stmt); err != nil {
+		return unmatched + " (the table's columns cannot be read: " + err.Error() + ")"
+	}
+	if keys.triggers == 0 && keys.strict && keys.jsonTable {
 		if m := newUniqueMatch(stmt, table, keys.unique[0]); m != nil {
 			db.InstanceSet(uniqueMatchKey, m)
 			return ""
