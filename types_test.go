@@ -1056,6 +1056,7 @@ func (env *tmEnv) mysql(t *testing.T, dsn string, withStrict, withNoReturning bo
 		})
 		env.paths = append(env.paths, statementPaths(v, "noreturning-")...)
 		env.paths = append(env.paths, loadPaths(v, "noreturning-")...)
+		env.paths = append(env.paths, upsertPaths(v, "noreturning-")...)
 	}
 	if !withStrict {
 		return
