@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
@@ -1488,6 +1491,73 @@ func TestUpsertCopy(t *testing.T) {
 					t.Errorf("COPY statements %q, want COPY: %v, staged: %v", copies, c.copies, c.stages)
 				}
 			})
+		}
+	})
+}
+
+// copyTracer records the COPYs pgx's CopyFromTracer is told of.
+type copyTracer struct {
+	mu     sync.Mutex
+	starts []string
+	ends   []pgx.TraceCopyFromEndData
+}
+
+func (c *copyTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+func (c *copyTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *copyTracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceCopyFromStartData) context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.starts = append(c.starts, fmt.Sprintf("%s %v", data.TableName.Sanitize(), data.ColumnNames))
+	return ctx
+}
+
+func (c *copyTracer) TraceCopyFromEnd(_ context.Context, _ *pgx.Conn, data pgx.TraceCopyFromEndData) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ends = append(c.ends, data)
+}
+
+// TestCopyFromTracer: the plugin's COPY (copyfrom_postgres.go, pgx's
+// CopyFrom rebuilt) tells a tracer registered on pgx's connection config
+// what pgx's own CopyFrom tells it: the table and columns at the start,
+// and at the end the rows copied, or the error.
+func TestCopyFromTracer(t *testing.T) {
+	onPostgres(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		cfg, err := pgx.ParseConfig(liveDSN("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tracer := &copyTracer{}
+		cfg.Tracer = tracer
+		sqlDB := stdlib.OpenDB(*cfg)
+		t.Cleanup(func() { sqlDB.Close() })
+		db := withPlugin(t, openDB(t, postgres.New(postgres.Config{Conn: sqlDB})))
+		recreate(t, db, &CopyRow{})
+
+		rows := copyRowsOf(300, "traced")
+		if err := db.Clauses(bulk.Options{Method: bulk.Copy}).Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		rows = copyRowsOf(300, "traced") // the same emails: the COPY fails
+		if err := db.Clauses(bulk.Options{Method: bulk.Copy}).Create(&rows).Error; err == nil {
+			t.Fatal("a COPY of taken emails passed")
+		}
+		want := `"copy_rows" [email name age score active status created_at updated_at]`
+		if len(tracer.starts) != 2 || tracer.starts[0] != want || tracer.starts[1] != want {
+			t.Errorf("COPYs traced %q, want %q twice", tracer.starts, want)
+		}
+		var pgErr *pgconn.PgError
+		switch {
+		case len(tracer.ends) != 2:
+			t.Fatalf("%d COPY ends traced, want 2", len(tracer.ends))
+		case tracer.ends[0].Err != nil || tracer.ends[0].CommandTag.RowsAffected() != 300:
+			t.Errorf("first COPY traced %d rows, error %v; want 300, none", tracer.ends[0].CommandTag.RowsAffected(), tracer.ends[0].Err)
+		case !errors.As(tracer.ends[1].Err, &pgErr) || pgErr.Code != "23505":
+			t.Errorf("second COPY traced error %v, want a unique violation", tracer.ends[1].Err)
 		}
 	})
 }
