@@ -69,9 +69,9 @@ func hasReturning(stmt *gorm.Statement) bool {
 
 // lastInsertIDKeys says why, where keys come back by LastInsertId (MySQL
 // without RETURNING), the bulk path cannot give every row of every chunk
-// its own row's key, or "". It can where no key is read back (none is
-// generated, or every row gives its own, which GORM's handler leaves as
-// it is), or every row leaves it to the database and LastInsertId
+// its own row's key, or "". It can where no key is read back (SkipReturning,
+// none is generated, or every row gives its own, which GORM's handler
+// leaves as it is), or every row leaves it to the database and LastInsertId
 // arithmetic holds for each chunk: without ON CONFLICT; for an upsert that
 // can meet no duplicate, its table having no unique key but the
 // AUTO_INCREMENT one (GORM's has-many and has-one upserts of new rows: a
@@ -91,7 +91,7 @@ func hasReturning(stmt *gorm.Statement) bool {
 func (r *registration) lastInsertIDKeys(db *gorm.DB, opts Options) string {
 	const mixed = "without RETURNING, LastInsertId arithmetic cannot give each chunk's rows their keys where some rows give theirs"
 	stmt := db.Statement
-	if stmt.Schema == nil {
+	if stmt.Schema == nil || opts.SkipReturning {
 		return ""
 	}
 	pk, rows := stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue

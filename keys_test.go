@@ -201,6 +201,50 @@ func TestMySQLUpsertKeysWithoutReturning(t *testing.T) {
 	})
 }
 
+// TestMySQLUpsertSkipReturning: with SkipReturning an upsert on MySQL
+// without RETURNING reads no keys back, so LastInsertId arithmetic does not
+// keep it GORM's statement: it goes in the plugin's chunks (here 7 rows,
+// against two unique keys, which no lookup could follow), the table holds
+// GORM's rows and the structs no keys.
+func TestMySQLUpsertSkipReturning(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if dialect != "mysql-lastinsertid" {
+			t.Skip("MySQL without RETURNING only")
+		}
+		plain, db := open(t), withPlugin(t, open(t))
+		run := func(db *gorm.DB) ([]UniqueKeyRow, []map[string]any) {
+			recreate(t, plain, &UniqueKeyRow{})
+			if err := plain.Exec("CREATE UNIQUE INDEX unique_key_rows_code ON unique_key_rows (code)").Error; err != nil {
+				t.Fatal(err)
+			}
+			existing := []UniqueKeyRow{{Email: "u003@x", Name: "old", Code: 3}, {Email: "u010@x", Name: "old", Code: 1000}}
+			if err := plain.Create(&existing).Error; err != nil {
+				t.Fatal(err)
+			}
+			rows := make([]UniqueKeyRow, 60)
+			for i := range rows {
+				rows[i] = UniqueKeyRow{Email: fmt.Sprintf("u%03d@x", i), Name: fmt.Sprint("new ", i), Code: i, At: fixedNow}
+			}
+			if err := db.Clauses(clause.OnConflict{DoUpdates: clause.AssignmentColumns([]string{"name"})}).Create(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			return rows, tableRows(t, plain, "unique_key_rows")
+		}
+		_, wantTable := run(plain)
+		gotRows, gotTable := run(db.Clauses(bulk.Options{BatchSize: 7, SkipReturning: true}))
+		for i, r := range gotRows {
+			if r.ID != 0 {
+				t.Fatalf("row %d holds key %d under SkipReturning", i, r.ID)
+			}
+		}
+		rankKeys(wantTable, []UniqueKeyRow{}, func(r *UniqueKeyRow) *uint { return &r.ID })
+		rankKeys(gotTable, []UniqueKeyRow{}, func(r *UniqueKeyRow) *uint { return &r.ID })
+		if !reflect.DeepEqual(gotTable, wantTable) {
+			t.Errorf("table differs from GORM's:\n got %v\nwant %v", gotTable, wantTable)
+		}
+	})
+}
+
 // TestSkippedRowsKeys writes 150 rows (in chunks of 40) and 60 rows (one
 // chunk, under the size at which the plugin reads the catalog) of which
 // two are skipped: by ON CONFLICT DO NOTHING, by a DO UPDATE whose WHERE
