@@ -53,8 +53,10 @@ type tableKeys struct {
 	// column's prefix or an expression, which no lookup by its columns
 	// can follow. The rest is read for a lookup only (readLookup).
 	unique []keyColumns
-	// triggers counts the table's triggers.
-	triggers int
+	// triggers counts the table's triggers the user sees, which are all
+	// of them where seesTriggers is set.
+	triggers     int
+	seesTriggers bool
 	// strict is set where the session's sql_mode refuses a value the
 	// column would store otherwise (cut, rounded, clamped).
 	strict bool
@@ -124,15 +126,24 @@ func uniqueKeys(stmt *gorm.Statement, name []string) (tableKeys, error) {
 }
 
 // readLookup reads what a lookup by the table's first unique key rests
-// on: its columns' types, the table's triggers, the session's strictness
-// and the server's version.
+// on: its columns' types, the table's triggers and whether the user may
+// see them (information_schema shows a table's triggers only to a user
+// with the TRIGGER privilege on it, here granted to the user, not through
+// a role), the session's strictness and the server's version.
 func (keys *tableKeys) readLookup(stmt *gorm.Statement) error {
 	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT 'm', @@SESSION.sql_mode, COUNT(*), version() FROM information_schema.TRIGGERS
 		WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?
 		UNION ALL
 		SELECT 'c', COLUMN_NAME, 0,
 		       CONCAT_WS(' ', DATA_TYPE, COALESCE(CHARACTER_MAXIMUM_LENGTH, '-'), COALESCE(CHARACTER_SET_NAME, '-'), COALESCE(COLLATION_NAME, '-'))
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, keys.schema, keys.table, keys.schema, keys.table)
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+		UNION ALL
+		SELECT 't', '', COUNT(*), '' FROM (
+		  SELECT GRANTEE FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER'
+		  UNION ALL SELECT GRANTEE FROM information_schema.SCHEMA_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = ?
+		  UNION ALL SELECT GRANTEE FROM information_schema.TABLE_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = ? AND TABLE_NAME = ?
+		) g WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')`,
+		keys.schema, keys.table, keys.schema, keys.table, keys.schema, keys.schema, keys.table)
 	if err != nil {
 		return err
 	}
@@ -146,8 +157,12 @@ func (keys *tableKeys) readLookup(stmt *gorm.Statement) error {
 		if err := rows.Scan(&kind, &text, &n, &detail); err != nil {
 			return err
 		}
-		if kind == "c" {
+		switch kind {
+		case "c":
 			columns[text] = append(strings.Fields(detail), "-", "-", "-", "-")
+			continue
+		case "t":
+			keys.seesTriggers = n > 0
 			continue
 		}
 		mode := strings.ToUpper(text)

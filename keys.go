@@ -140,7 +140,7 @@ func (r *registration) lastInsertIDKeys(db *gorm.DB, opts Options) string {
 	if err := keys.readLookup(stmt); err != nil {
 		return unmatched + " (the table's columns cannot be read: " + err.Error() + ")"
 	}
-	if keys.triggers == 0 && keys.strict && keys.jsonTable {
+	if keys.seesTriggers && keys.triggers == 0 && keys.strict && keys.jsonTable {
 		if m := newUniqueMatch(stmt, table, keys.unique[0]); m != nil {
 			db.InstanceSet(uniqueMatchKey, m)
 			return ""

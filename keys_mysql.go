@@ -44,10 +44,9 @@ func matchOf(stmt *gorm.Statement) *uniqueMatch {
 // the key on MySQL), and its values are still the row's: the key's
 // columns store what was sent as it was sent (integers, and UTF-8 strings
 // into VARCHAR, in a strict session), the upsert updates them only to the
-// row's own values, no trigger runs (of those information_schema shows
-// the user: none without the TRIGGER privilege, see README), and the
-// upsert's locks hold until the end of the transaction the chunks run in
-// (oneStatement).
+// row's own values, no trigger runs (the user may see them all: the
+// TRIGGER privilege, see readLookup), and the upsert's locks hold until
+// the end of the transaction the chunks run in (oneStatement).
 type uniqueMatch struct {
 	key     *schema.Field
 	table   string // quoted

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -241,6 +242,63 @@ func TestMySQLUpsertSkipReturning(t *testing.T) {
 		rankKeys(gotTable, []UniqueKeyRow{}, func(r *UniqueKeyRow) *uint { return &r.ID })
 		if !reflect.DeepEqual(gotTable, wantTable) {
 			t.Errorf("table differs from GORM's:\n got %v\nwant %v", gotTable, wantTable)
+		}
+	})
+}
+
+// TestMySQLUpsertKeysNeedTriggerPrivilege: information_schema shows a
+// table's triggers only to a user with the TRIGGER privilege on it, so a
+// user without it cannot tell that no trigger rewrites the unique key's
+// columns, and the upsert stays GORM's statement, GORM's keys and all;
+// granted TRIGGER, the same user's rows get their own keys.
+func TestMySQLUpsertKeysNeedTriggerPrivilege(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if dialect != "mysql-lastinsertid" {
+			t.Skip("MySQL without RETURNING only")
+		}
+		root := open(t)
+		const user = "gormbulk_lookup"
+		dropUser := func() { root.Exec("DROP USER IF EXISTS '" + user + "'@'%'") }
+		dropUser()
+		t.Cleanup(dropUser)
+		cfg, err := mysqldriver.ParseDSN(liveDSN("mysql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.User, cfg.Passwd = user, "lookup"
+		for _, q := range []string{"CREATE USER '" + user + "'@'%' IDENTIFIED BY 'lookup'"} {
+			if err := root.Exec(q).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, trigger := range []bool{false, true} {
+			t.Run(fmt.Sprint("TRIGGER granted: ", trigger), func(t *testing.T) {
+				recreate(t, root, &UniqueKeyRow{})
+				grants := "SELECT, INSERT, UPDATE"
+				if trigger {
+					grants += ", TRIGGER"
+				}
+				if err := root.Exec("GRANT " + grants + " ON unique_key_rows TO '" + user + "'@'%'").Error; err != nil {
+					t.Fatal(err)
+				}
+				existing := []UniqueKeyRow{{Email: "u003@x", Name: "old"}, {Email: "u010@x", Name: "old"}}
+				if err := root.Create(&existing).Error; err != nil {
+					t.Fatal(err)
+				}
+				db := withPlugin(t, openDB(t, mysql.New(mysql.Config{DSN: cfg.FormatDSN(), DisableWithReturning: true})))
+				rows := make([]UniqueKeyRow, 60)
+				for i := range rows {
+					rows[i] = UniqueKeyRow{Email: fmt.Sprintf("u%03d@x", i), Name: fmt.Sprint("new ", i), Code: i, At: fixedNow}
+				}
+				upsert := clause.OnConflict{DoUpdates: clause.AssignmentColumns([]string{"name"})}
+				if err := db.Clauses(upsert, bulk.Options{BatchSize: 7}).Create(&rows).Error; err != nil {
+					t.Fatal(err)
+				}
+				wrong := notOwnKeys(tableRows(t, root, "unique_key_rows"), rows, func(r *UniqueKeyRow) *uint { return &r.ID }, func(r *UniqueKeyRow) string { return r.Email })
+				if (len(wrong) == 0) != trigger {
+					t.Errorf("%d structs hold other rows' keys; want every row its own: %v", len(wrong), trigger)
+				}
+			})
 		}
 	})
 }
