@@ -173,13 +173,16 @@ func (keys *tableKeys) readLookup(stmt *gorm.Statement) error {
 			keys.jsonTable = !versionBefore(detail, 8, 0) && !strings.Contains(detail, "TiDB") && !strings.Contains(detail, "Vitess")
 		}
 	}
+	if err := rows.Err(); err != nil || len(keys.unique) == 0 {
+		return err
+	}
 	key := &keys.unique[0]
 	for _, name := range key.names {
 		t := append(columns[name], "-", "-", "-", "-")
 		key.types, key.lengths = append(key.types, strings.ToLower(t[0])), append(key.lengths, t[1])
 		key.charsets, key.collations = append(key.charsets, t[2]), append(key.collations, t[3])
 	}
-	return rows.Err()
+	return nil
 }
 
 // tableSchema splits a table's name into its database, or "", and itself.
