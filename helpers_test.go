@@ -65,6 +65,17 @@ func onPostgres(t *testing.T, fn func(t *testing.T, open func(t *testing.T, opts
 	})
 }
 
+// onMySQLWithoutReturning runs fn on MySQL without RETURNING only (MariaDB
+// under DisableWithReturning), skipping the other dialects.
+func onMySQLWithoutReturning(t *testing.T, fn func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB)) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		if dialect != "mysql-lastinsertid" {
+			t.Skip("MySQL without RETURNING only")
+		}
+		fn(t, open)
+	})
+}
+
 // eachDialectB runs fn once per reachable dialect (of those
 // GORMBULK_DIALECTS selects), as a sub-benchmark, with the plugin
 // registered and its table migrated. The RETURNING-less MySQL entry runs

@@ -28,10 +28,7 @@ import (
 // the plugin steps by the server's value, and every struct holds its own
 // row's key.
 func TestMySQLAutoIncrementIncrement(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "mysql-lastinsertid" {
-			t.Skip("MySQL without RETURNING only")
-		}
+	onMySQLWithoutReturning(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		dsn := liveDSN("mysql")
 		open := func() *gorm.DB {
 			return openDB(t, mysql.New(mysql.Config{DSN: dsn + "&auto_increment_increment=2", DisableWithReturning: true}))
@@ -86,10 +83,7 @@ type UniqueKeyRow struct {
 // tell the keys that way, or one statement holds the rows, the call stays
 // GORM's statement, wrong keys and all. Tables are GORM's (keys by rank).
 func TestMySQLUpsertKeysWithoutReturning(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "mysql-lastinsertid" {
-			t.Skip("MySQL without RETURNING only")
-		}
+	onMySQLWithoutReturning(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		plain := open(t)
 		nonStrict := func() *gorm.DB {
 			return openDB(t, mysql.New(mysql.Config{DSN: liveDSN("mysql") + "&sql_mode=''", DisableWithReturning: true}))
@@ -208,10 +202,7 @@ func TestMySQLUpsertKeysWithoutReturning(t *testing.T) {
 // against two unique keys, which no lookup could follow), the table holds
 // GORM's rows and the structs no keys.
 func TestMySQLUpsertSkipReturning(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "mysql-lastinsertid" {
-			t.Skip("MySQL without RETURNING only")
-		}
+	onMySQLWithoutReturning(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		plain, db := open(t), withPlugin(t, open(t))
 		run := func(db *gorm.DB) ([]UniqueKeyRow, []map[string]any) {
 			recreate(t, plain, &UniqueKeyRow{})
@@ -252,10 +243,7 @@ func TestMySQLUpsertSkipReturning(t *testing.T) {
 // columns, and the upsert stays GORM's statement, GORM's keys and all;
 // granted TRIGGER, the same user's rows get their own keys.
 func TestMySQLUpsertKeysNeedTriggerPrivilege(t *testing.T) {
-	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		if dialect != "mysql-lastinsertid" {
-			t.Skip("MySQL without RETURNING only")
-		}
+	onMySQLWithoutReturning(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		root := open(t)
 		const user = "gormbulk_lookup"
 		dropUser := func() { root.Exec("DROP USER IF EXISTS '" + user + "'@'%'") }
