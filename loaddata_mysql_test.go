@@ -565,3 +565,51 @@ func TestUpsertLoadData(t *testing.T) {
 		}
 	})
 }
+
+// TestCatalogSessionDatabase: the catalog is read in the DSN's database,
+// by name, and a session that switched databases (USE) is told apart: the
+// read fails, LOAD DATA and the keys' lookup step aside and say why, and
+// the rows go to the session's table as GORM's statements send them.
+func TestCatalogSessionDatabase(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		counter := &statementCounter{Interface: logger.Discard}
+		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}), bulk.Config{Auto: true})
+		sqlDB, err := db.DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sqlDB.SetMaxOpenConns(1) // USE holds for the session that writes
+		recreate(t, db, &UpsertLoadRow{})
+		for _, q := range []string{"DROP DATABASE IF EXISTS gormbulk_use", "CREATE DATABASE gormbulk_use",
+			"CREATE TABLE gormbulk_use.upsert_load_rows (id bigint unsigned AUTO_INCREMENT PRIMARY KEY, email varchar(64) UNIQUE, name varchar(64))",
+			"USE gormbulk_use"} {
+			if err := db.Exec(q).Error; err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		cfg, err := mysql.ParseDSN(liveDSN("mysql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Exec("USE " + cfg.DBName); db.Exec("DROP DATABASE IF EXISTS gormbulk_use") })
+		rows := make([]UpsertLoadRow, 2500)
+		for i := range rows {
+			rows[i] = UpsertLoadRow{Email: fmt.Sprint("user", i), Name: fmt.Sprint("new ", i)}
+		}
+		onID := clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: clause.AssignmentColumns([]string{"name"})}
+		if err := db.Clauses(onID, bulk.Options{BatchSize: 1000}).Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		if err := db.Raw("SELECT count(*) FROM gormbulk_use.upsert_load_rows").Scan(&n).Error; err != nil || n != 2500 {
+			t.Errorf("the session's table holds %d rows (%v), want 2500", n, err)
+		}
+		said := false
+		for _, info := range counter.info {
+			said = said || strings.Contains(info, `the session's database is "gormbulk_use"`)
+		}
+		if !said || loads(counter) != 0 {
+			t.Errorf("said %q, %d LOAD DATA statements; want the session's database named and none", counter.info, loads(counter))
+		}
+	})
+}
