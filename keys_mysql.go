@@ -86,8 +86,9 @@ func newUniqueMatch(stmt *gorm.Statement, table []string, key keyColumns) *uniqu
 	columns := make([]string, len(key.names))
 	join := make([]string, len(key.names))
 	for i, name := range key.names {
+		// A serializer's value is what GORM binds only once serialized.
 		f := stmt.Schema.LookUpField(name)
-		if f == nil || f.DBName != name {
+		if f == nil || f.DBName != name || f.Serializer != nil {
 			return nil
 		}
 		written, _, zero := cols.defaulted(stmt, f, rows)

@@ -247,7 +247,7 @@ type statementWriter struct {
 	rowid      *schema.Field       // the key SQLite's rowids give, if any
 	ownRows    bool                // rows may be skipped: read back by ownRows (keys.go)
 	ahead      *pgSequence         // the sequence to draw keys ahead from (keys.go)
-	match      *uniqueMatch        // how an upsert's keys come back without RETURNING (keys.go)
+	match      *uniqueMatch        // how an upsert's keys come back without RETURNING (keys_mysql.go)
 	overriding bool                // keys drawn ahead go OVERRIDING SYSTEM VALUE
 	types      map[string]pgColumn // PostgreSQL's catalog, for arrays
 	params     *pgParams           // how pgx would send the values, for arrays
