@@ -100,18 +100,17 @@ func newUniqueMatch(stmt *gorm.Statement, table []string, key keyColumns) *uniqu
 				return nil
 			}
 		}
-		c := "j.c" + strconv.Itoa(i+1)
-		join[i] = "t." + stmt.Quote(name) + " = " + c
-		switch {
-		case key.types[i] != "varchar":
-			columns[i] = "BIGINT"
-		case catalogName.MatchString(key.lengths[i]) && catalogName.MatchString(key.charsets[i]) && catalogName.MatchString(key.collations[i]):
-			columns[i] = "VARCHAR(" + key.lengths[i] + ") CHARACTER SET " + key.charsets[i]
+		c := "c" + strconv.Itoa(i+1)
+		join[i] = "t." + stmt.Quote(name) + " = j." + c
+		typ := "BIGINT"
+		if key.types[i] == "varchar" {
+			if !catalogName.MatchString(key.lengths[i]) || !catalogName.MatchString(key.charsets[i]) || !catalogName.MatchString(key.collations[i]) {
+				return nil
+			}
+			typ = "VARCHAR(" + key.lengths[i] + ") CHARACTER SET " + key.charsets[i]
 			join[i] += " COLLATE " + key.collations[i]
-		default:
-			return nil
 		}
-		columns[i] = strings.TrimPrefix(c, "j.") + " " + columns[i] + " PATH '$[" + strconv.Itoa(i) + "]'"
+		columns[i] = c + " " + typ + " PATH '$[" + strconv.Itoa(i) + "]'"
 	}
 	m := &uniqueMatch{key: pk, table: stmt.Quote(strings.Join(table, ".")), columns: key.names, types: key.types}
 	m.query = fmt.Sprintf("SELECT j.n - 1, t.%s FROM JSON_TABLE(?, '$[*]' COLUMNS (n FOR ORDINALITY, %s)) j JOIN %s t ON %s LOCK IN SHARE MODE",
