@@ -350,7 +350,7 @@ func (w *loadWriter) writeStaged(chunk reflect.Value) (int64, error) {
 	if err == nil && why == "" {
 		var n int64
 		n, err = moveStaged(w.db, chunk, w.plan.written, w.plan.staging, w.now, w.opts.SkipReturning)
-		if m := matchOf(stmt); err == nil && m != nil && !w.opts.SkipReturning {
+		if m := matchOf(stmt); err == nil && m != nil {
 			err = m.setStagedKeys(stmt, chunk, w.plan.written, w.plan.staging)
 		}
 		if err == nil {
