@@ -13,7 +13,8 @@ import (
 // second of consecutive chunks that produce the same SQL it keeps that SQL
 // prepared, which spares the database parsing a statement of thousands of
 // rows again. The first goes as GORM's statement goes: a call of one chunk
-// (most small calls) would pay for a prepared statement it never reuses.
+// (most small calls) would pay for a prepared statement it never reuses,
+// except where the driver prepares it anyway (dialect.prepareFirst).
 type chunkConn struct {
 	gorm.ConnPool
 	dialect dialect
@@ -50,17 +51,20 @@ func (c *chunkConn) QueryContext(ctx context.Context, query string, args ...any)
 }
 
 // prepared returns query prepared where the dialect reuses statements and
-// the last statement was the same SQL, else nil: the statement then goes
-// unprepared.
+// the last statement was the same SQL (or the dialect prepares the first),
+// else nil: the statement then goes unprepared.
 func (c *chunkConn) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	switch {
-	case !c.dialect.prepare:
+	if !c.dialect.prepare {
 		return nil, nil
-	case c.query != query:
+	}
+	if c.query != query {
 		c.close()
 		c.query = query
-		return nil, nil
-	case c.stmt == nil:
+		if !c.dialect.prepareFirst {
+			return nil, nil
+		}
+	}
+	if c.stmt == nil {
 		stmt, err := c.ConnPool.PrepareContext(ctx, query)
 		if err != nil {
 			return nil, err

@@ -29,8 +29,11 @@ type dialect struct {
 
 	// prepare reuses one prepared statement across chunks of equal shape.
 	// Drivers that cache statements themselves (pgx) or do not prepare
-	// server-side (go-mssqldb) gain nothing from it.
-	prepare bool
+	// server-side (go-mssqldb) gain nothing from it. prepareFirst prepares
+	// it from a shape's first chunk on, where the driver prepares every
+	// statement it runs (SQLite): there the first chunk's preparing costs
+	// nothing more, and the second chunk's is saved.
+	prepare, prepareFirst bool
 
 	// gormCreate is set where the dialect creates with GORM's own handler,
 	// which executes SQL built ahead of it (see buildsAhead).
@@ -93,7 +96,7 @@ func discoverDialect(db *gorm.DB) (dialect, bool) {
 		}
 		return d, true
 	case "sqlite":
-		return dialect{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, gormCreate: true, rowid: true}, true
+		return dialect{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, prepareFirst: true, gormCreate: true, rowid: true}, true
 	case "mysql":
 		packet, step := int64(mysqlDefaultPacket), int64(1)
 		var v, s int64

@@ -784,9 +784,10 @@ type heldValue struct {
 
 // reset gives the rows of the chunk starting at row start back the zero
 // values the record holds for them, and returns the values they held:
-// those a shared struct got from an earlier chunk's read-back.
+// those a shared struct got from an earlier chunk's read-back. The first
+// chunk's rows are as recorded: nothing has been read back before it.
 func (l *leftToDB) reset(start int, chunk reflect.Value) ([]heldValue, error) {
-	if l == nil {
+	if l == nil || start == 0 {
 		return nil, nil
 	}
 	var held []heldValue

@@ -35,10 +35,10 @@ func (l dialect) buildsAhead(stmt *gorm.Statement, rows reflect.Value) bool {
 }
 
 // sqlCache keeps the text of the last INSERT built. Chunks of one shape (the
-// same columns, row count and read-back) whose values all bind as plain
-// parameters have the same text, so GORM's builders run once per shape and
-// later chunks only bind their values. Array-per-column inserts (see
-// unnest_postgres.go) have one text whatever the row count.
+// same columns, row count, read-back and VALUES clause) whose values all
+// bind as plain parameters have the same text, so GORM's builders run once
+// per shape and later chunks only bind their values. Array-per-column
+// inserts (see unnest_postgres.go) have one text whatever the row count.
 type sqlCache struct {
 	key, sql string
 	// arrays names, for the last INSERT built with arrays (its first
@@ -82,26 +82,33 @@ func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipR
 	if unnest {
 		rows = -1
 	}
-	fmt.Fprintf(&key, "%d,%t", rows, skipReturning)
+	// OVERRIDING SYSTEM VALUE replaces the VALUES clause's builder.
+	fmt.Fprintf(&key, "%d,%t,%t", rows, skipReturning, stmt.Clauses["VALUES"].Builder != nil)
 
-	// An upsert's clause may carry arguments of its own (UpdateAll's
-	// timestamps), which a cached text would lose.
-	reuse := key.String() == c.key && !hasOnConflict(stmt)
 	switch {
-	case reuse && unnest:
+	case key.String() != c.key:
+	case unnest:
 		stmt.SQL.WriteString(c.sql)
 		stmt.Vars = arrays
 		return ""
-	case reuse:
+	default:
 		stmt.SQL.WriteString(c.sql)
 		stmt.Vars = flatVars(values)
 		return why
-	case unnest:
+	}
+	bound := len(arrays)
+	if unnest {
 		buildUnnest(stmt, values.Columns, arrays, ways, types)
-	default:
+	} else {
 		buildInsert(stmt, values)
+		bound = len(values.Values) * len(values.Columns)
 	}
 	c.key, c.sql = key.String(), stmt.SQL.String()
+	// A text whose clauses bound arguments of their own (UpdateAll's
+	// timestamps, a conflict's WHERE) is not reused: they would be lost.
+	if len(stmt.Vars) != bound {
+		c.key = ""
+	}
 	return why
 }
 
