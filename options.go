@@ -125,7 +125,7 @@ type inAssociations struct{}
 // join rows and foreign keys GORM writes next are built from). The method
 // and SkipReturning stay with the statement: the associations' upserts and
 // join rows need GORM's statements and their keys read back. A create a
-// hook makes is not inside these callbacks and keeps its own options.
+// hook makes keeps its own options (see outsideAssociations).
 func withAssociationOptions(save func(*gorm.DB)) func(*gorm.DB) {
 	return func(db *gorm.DB) {
 		stmt := db.Statement
@@ -141,6 +141,26 @@ func withAssociationOptions(save func(*gorm.DB)) func(*gorm.DB) {
 		stmt.Context = assoc
 		defer func() { stmt.Context = ctx }()
 		save(db)
+	}
+}
+
+// outsideAssociations wraps one of GORM's hook callbacks (BeforeSave and
+// BeforeCreate, AfterCreate and AfterSave) so that the creates a hook of an
+// association's rows makes are the user's own, as they are without the
+// plugin: the hook's DB derives from the association's statement, whose
+// context withAssociationOptions marked, and would hand the create the
+// parent's Options and the association's read-back.
+func outsideAssociations(hooks func(*gorm.DB)) func(*gorm.DB) {
+	return func(db *gorm.DB) {
+		stmt := db.Statement
+		ctx := stmt.Context
+		if ctx == nil || ctx.Value(inAssociations{}) == nil {
+			hooks(db)
+			return
+		}
+		stmt.Context = context.WithValue(context.WithValue(ctx, inAssociations{}, nil), associationOptions{}, nil)
+		defer func() { stmt.Context = ctx }()
+		hooks(db)
 	}
 }
 

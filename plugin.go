@@ -59,7 +59,9 @@ const (
 
 // Initialize implements gorm.Plugin. It replaces gorm:create among db's
 // callbacks with a handler that takes the bulk path where a statement asks
-// for it and otherwise runs the dialect's own create, which it keeps.
+// for it and otherwise runs the dialect's own create, which it keeps, and
+// wraps GORM's association and hook callbacks so that a statement's
+// Options reach its associations' creates and not its hooks' creates.
 // Called again for the same callbacks (dbresolver opens its pools with the
 // DB's plugins), it keeps the first original handler rather than wrapping
 // the wrapper, and wraps the new pool for COPY.
@@ -82,9 +84,17 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	if err := create.Replace(createName, r.create); err != nil {
 		return err
 	}
-	for _, name := range []string{"gorm:save_before_associations", "gorm:save_after_associations"} {
-		if save := create.Get(name); save != nil {
-			if err := create.Replace(name, withAssociationOptions(save)); err != nil {
+	for _, c := range []struct {
+		name string
+		wrap func(func(*gorm.DB)) func(*gorm.DB)
+	}{
+		{"gorm:before_create", outsideAssociations},
+		{"gorm:save_before_associations", withAssociationOptions},
+		{"gorm:save_after_associations", withAssociationOptions},
+		{"gorm:after_create", outsideAssociations},
+	} {
+		if fn := create.Get(c.name); fn != nil {
+			if err := create.Replace(c.name, c.wrap(fn)); err != nil {
 				return err
 			}
 		}

@@ -827,26 +827,81 @@ func (p *HookParent) AfterCreate(tx *gorm.DB) error {
 	return tx.Create(&children).Error
 }
 
+// HookOwner's pets are written by GORM's association callback; the first
+// pet's AfterCreate writes audit rows of its own through the hook's DB.
+type HookOwner struct {
+	ID   uint
+	Name string
+	Pets []HookPet
+}
+
+type HookPet struct {
+	ID          uint
+	HookOwnerID uint
+	Name        string
+}
+
+type HookAudit struct {
+	ID   uint
+	Note string
+}
+
+func (p *HookPet) AfterCreate(tx *gorm.DB) error {
+	if p.Name != "pet0" {
+		return nil
+	}
+	audits := make([]HookAudit, 1000)
+	for i := range audits {
+		audits[i].Note = fmt.Sprint("audit", i)
+	}
+	return tx.Create(&audits).Error
+}
+
 // TestHookCreatesKeepTheirOptions: the Options of a statement reach the
-// creates GORM makes for its associations, not those its hooks make: a
-// hook's plain Create stays GORM's own statement.
+// creates GORM makes for its associations, not those hooks make, neither
+// the statement's rows' hooks nor its associations' rows': a hook's plain
+// Create stays GORM's own one statement.
 func TestHookCreatesKeepTheirOptions(t *testing.T) {
-	onPostgres(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		counter := &statementCounter{Interface: logger.Discard}
 		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
-		recreate(t, db, &HookParent{}, &HookChild{})
-		parents := []HookParent{{Name: "first"}, {Name: "second"}}
-		counter.sql = nil
-		if err := db.Clauses(bulk.Options{Method: bulk.Values}).Create(&parents).Error; err != nil {
-			t.Fatal(err)
+		recreate(t, db, &HookParent{}, &HookChild{}, &HookOwner{}, &HookPet{}, &HookAudit{})
+		cases := []struct {
+			name, table string
+			rows        int
+			create      func(db *gorm.DB) error
+		}{
+			{"the rows' hooks", "hook_children", 150, func(db *gorm.DB) error {
+				parents := []HookParent{{Name: "first"}, {Name: "second"}}
+				return db.Clauses(bulk.Options{BatchSize: 10}).Create(&parents).Error
+			}},
+			{"the associations' hooks", "hook_audits", 1000, func(db *gorm.DB) error {
+				owners := make([]HookOwner, 30)
+				for i := range owners {
+					owners[i] = HookOwner{Name: fmt.Sprint("owner", i), Pets: []HookPet{{Name: fmt.Sprint("pet", i)}, {Name: "other"}}}
+				}
+				return db.Clauses(bulk.Options{BatchSize: 10}).Create(&owners).Error
+			}},
 		}
-		for _, s := range counter.sql {
-			if strings.Contains(s, `"hook_children"`) && strings.Contains(s, "unnest(") {
-				t.Errorf("the hook's create took the bulk path: %.120s", s)
-			}
-		}
-		if n := count(t, db, "hook_children"); n != 150 {
-			t.Errorf("%d children, want 150", n)
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				counter.sql = nil
+				if err := c.create(db); err != nil {
+					t.Fatal(err)
+				}
+				var writes []string
+				for _, s := range counter.sql {
+					if strings.Contains(s, c.table) {
+						writes = append(writes, s)
+					}
+				}
+				if len(writes) != 1 || !strings.HasPrefix(writes[0], "INSERT INTO") {
+					t.Errorf("the hook's create took the bulk path: %d statements, the first %.120s", len(writes), strings.Join(writes, ""))
+				}
+				if n := count(t, db, c.table); n != int64(c.rows) {
+					t.Errorf("%d rows in %s, want %d", n, c.table, c.rows)
+				}
+			})
 		}
 	})
 }
