@@ -636,6 +636,75 @@ func TestConnectionsGoBack(t *testing.T) {
 	})
 }
 
+// HookPanicRow's hooks panic on the row named for them.
+type HookPanicRow struct {
+	ID   uint
+	Name string
+}
+
+func (r *HookPanicRow) BeforeCreate(*gorm.DB) error {
+	if r.Name == "before" {
+		panic("BeforeCreate")
+	}
+	return nil
+}
+
+func (r *HookPanicRow) AfterCreate(*gorm.DB) error {
+	if r.Name == "after" {
+		panic("AfterCreate")
+	}
+	return nil
+}
+
+// TestHookPanicsReturnConnections panics in a row's BeforeCreate and
+// AfterCreate under SkipDefaultTransaction, where the chunks share a
+// transaction of the plugin's: it begins after the Before hooks and ends
+// before the After hooks, so every connection goes back to the pool, and
+// the table holds what GORM's one statement leaves (nothing, or all rows).
+func TestHookPanicsReturnConnections(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain := open(t, &gorm.Config{SkipDefaultTransaction: true})
+		db := withPlugin(t, open(t, &gorm.Config{SkipDefaultTransaction: true}))
+		for _, hook := range []string{"before", "after"} {
+			t.Run(hook, func(t *testing.T) {
+				left := func(db *gorm.DB, create func(db *gorm.DB, rows *[]HookPanicRow)) int64 {
+					recreate(t, db, &HookPanicRow{})
+					rows := make([]HookPanicRow, 150)
+					for i := range rows {
+						rows[i].Name = fmt.Sprint("row", i)
+					}
+					rows[120].Name = hook
+					func() {
+						defer func() {
+							if recover() == nil {
+								t.Error("no panic")
+							}
+						}()
+						create(db, &rows)
+					}()
+					return count(t, db, "hook_panic_rows")
+				}
+				want := left(plain, func(db *gorm.DB, rows *[]HookPanicRow) { db.Create(rows) })
+				got := left(db, func(db *gorm.DB, rows *[]HookPanicRow) { db.Clauses(bulk.Options{BatchSize: 50}).Create(rows) })
+				sqlDB, err := db.DB()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if inUse := sqlDB.Stats().InUse; inUse != 0 {
+					t.Errorf("%d connections still in use after the panic", inUse)
+				}
+				if got != want {
+					t.Errorf("%d rows left after the panic, GORM leaves %d", got, want)
+				}
+				rows := []HookPanicRow{{Name: "a"}, {Name: "b"}}
+				if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+					t.Errorf("after the panic: %v", err)
+				}
+			})
+		}
+	})
+}
+
 // SlowRow's BeforeCreate outlasts the statement's deadline.
 type SlowRow struct {
 	ID   uint
@@ -716,6 +785,70 @@ func TestOnePluginTwoDBs(t *testing.T) {
 		for _, s := range liteLog.sql {
 			if strings.HasPrefix(s, "COPY") || strings.Contains(s, "unnest(") || strings.Contains(s, "RETURNING") {
 				t.Errorf("SQLite wrote by another dialect's path: %.100s", s)
+			}
+		}
+	})
+}
+
+// TestConcurrentCreates creates from several goroutines at once on two DBs
+// that share one Plugin value, SQLite's and the dialect's (CI runs it under
+// -race): every call's rows get their own rows' keys.
+func TestConcurrentCreates(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plugin := bulk.New(bulk.Config{Auto: true})
+		dbs := []*gorm.DB{openDB(t, sqlite.Open(filepath.Join(t.TempDir(), "concurrent.db"))), open(t)}
+		for _, db := range dbs {
+			if err := db.Use(plugin); err != nil {
+				t.Fatal(err)
+			}
+			recreate(t, db, &ParityBasic{})
+			if db.Dialector.Name() == "sqlite" {
+				sqlDB, err := db.DB()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sqlDB.SetMaxOpenConns(1) // SQLite writes one transaction at a time
+			}
+		}
+		const goroutines, calls = 4, 3
+		written := make([][]ParityBasic, len(dbs)*goroutines)
+		var wg sync.WaitGroup
+		for d, db := range dbs {
+			for g := range goroutines {
+				wg.Go(func() {
+					for k := range calls {
+						rows := parityBasicRows(300 + 100*k)
+						for i := range rows {
+							rows[i].Email = fmt.Sprintf("g%d-%d-%s", g, k, rows[i].Email)
+						}
+						if err := db.Create(&rows).Error; err != nil {
+							t.Error(err)
+							return
+						}
+						written[d*goroutines+g] = append(written[d*goroutines+g], rows...)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		for d, db := range dbs {
+			var stored []ParityBasic
+			if err := db.Select("id", "email").Find(&stored).Error; err != nil {
+				t.Fatal(err)
+			}
+			keys := make(map[string]uint, len(stored))
+			for _, r := range stored {
+				keys[r.Email] = r.ID
+			}
+			for g := range goroutines {
+				for _, r := range written[d*goroutines+g] {
+					if keys[r.Email] != r.ID {
+						t.Fatalf("%s: row %s holds key %d, its row's is %d", db.Dialector.Name(), r.Email, r.ID, keys[r.Email])
+					}
+				}
+			}
+			if want := goroutines * (300 + 400 + 500); len(stored) != want {
+				t.Errorf("%s: %d rows, want %d", db.Dialector.Name(), len(stored), want)
 			}
 		}
 	})
