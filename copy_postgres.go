@@ -421,7 +421,7 @@ func (plan *copyPlan) copyChunk(db *gorm.DB, chunk reflect.Value, l *load) (int6
 	src := &structSource{stmt: stmt, rows: chunk, plan: plan, i: -1, row: make([]any, len(columns)), load: l}
 	begin := time.Now()
 	var copied int64
-	_, err := withPgx(stmt.ConnPool, func(c *pgx.Conn) error {
+	err := withPgx(stmt.ConnPool, func(c *pgx.Conn) error {
 		var next int64
 		var err error
 		switch {

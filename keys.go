@@ -245,7 +245,7 @@ func (w *statementWriter) writeOwn(chunk reflect.Value) (int64, error) {
 	drawn := make([]bool, chunk.Len())
 	if w.ahead != nil {
 		stmt := w.db.Statement
-		if _, err := withPgx(stmt.ConnPool, func(c *pgx.Conn) error {
+		if err := withPgx(stmt.ConnPool, func(c *pgx.Conn) error {
 			return drawMissing(stmt, c, w.ahead, stmt.Schema.PrioritizedPrimaryField, chunk, false, func(i int) { drawn[i] = true })
 		}); err != nil {
 			return 0, err

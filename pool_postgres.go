@@ -155,13 +155,14 @@ func pinned(pool gorm.ConnPool) (*pinnedTx, bool) {
 }
 
 // withPgx runs f on the pgx connection of the transaction a statement runs
-// in, and reports false when the statement's pool gives no way to it.
-func withPgx(pool gorm.ConnPool, f func(*pgx.Conn) error) (bool, error) {
+// in, or fails with errNotPgx where the statement's pool gives no way to
+// it: a path planned for that connection never goes on without it.
+func withPgx(pool gorm.ConnPool, f func(*pgx.Conn) error) error {
 	tx, ok := pinned(pool)
 	if !ok {
-		return false, nil
+		return errNotPgx
 	}
-	return true, tx.conn.Raw(func(dc any) error {
+	return tx.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return errNotPgx
@@ -176,10 +177,10 @@ func withPgx(pool gorm.ConnPool, f func(*pgx.Conn) error) (bool, error) {
 // statement holds the connection.
 func typeMap(pool gorm.ConnPool) *pgtype.Map {
 	var m *pgtype.Map
-	if ok, err := withPgx(pool, func(c *pgx.Conn) error {
+	if err := withPgx(pool, func(c *pgx.Conn) error {
 		m = c.TypeMap()
 		return nil
-	}); ok && err == nil {
+	}); err == nil {
 		return m
 	}
 	return pgtype.NewMap()

@@ -381,7 +381,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	// RETURNING hands back keep theirs (keys.go).
 	var drawn []int64
 	if w.ahead != nil && zeroRows(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue, nil) == chunk.Len() {
-		if _, err := withPgx(db.Statement.ConnPool, func(c *pgx.Conn) (err error) {
+		if err := withPgx(db.Statement.ConnPool, func(c *pgx.Conn) (err error) {
 			drawn, err = w.ahead.draw(stmt, c, chunk.Len())
 			return err
 		}); tx.AddError(err) == nil && drawn != nil {
