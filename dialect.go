@@ -60,7 +60,7 @@ type dialect struct {
 	// LastInsertId arithmetic when the dialect has no RETURNING, and
 	// autoIncrement is the step between the keys of one INSERT, the
 	// server's auto_increment_increment (Galera and multi-primary setups
-	// raise it), read at db.Use.
+	// raise it), read at db.Use; 0 where it could not be read.
 	lastInsertID  bool
 	autoIncrement int64
 
@@ -98,7 +98,9 @@ func discoverDialect(db *gorm.DB) (dialect, bool) {
 	case "sqlite":
 		return dialect{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, prepareFirst: true, gormCreate: true, rowid: true}, true
 	case "mysql":
-		packet, step := int64(mysqlDefaultPacket), int64(1)
+		// Where the server cannot say, statements are sized for the
+		// smallest packet, and keys keep GORM's arithmetic (step 0).
+		packet, step := int64(mysqlDefaultPacket), int64(0)
 		var v, s int64
 		if err := db.ConnPool.QueryRowContext(ctx, "SELECT @@max_allowed_packet, @@auto_increment_increment").Scan(&v, &s); err == nil && v > 0 && s > 0 {
 			packet, step = v, s

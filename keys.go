@@ -170,10 +170,11 @@ func setKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, key 
 // up by step from the first, where GORM's LastInsertId arithmetic stepped
 // by the key field's autoIncrementIncrement tag (1 unless set) instead of
 // the server's auto_increment_increment. GORM's handler gave the first row
-// LastInsertId, which is right whatever the step.
+// LastInsertId, which is right whatever the step. A step of 0 (the server
+// did not say) leaves GORM's keys.
 func restepKeys(stmt *gorm.Statement, rows reflect.Value, step int64) error {
 	pk := stmt.Schema.PrioritizedPrimaryField
-	if pk == nil || !pk.HasDefaultValue || pk.AutoIncrementIncrement == step || rows.Len() < 2 ||
+	if pk == nil || !pk.HasDefaultValue || step == 0 || pk.AutoIncrementIncrement == step || rows.Len() < 2 ||
 		reflect.Indirect(rows.Index(0)).Kind() != reflect.Struct {
 		return nil
 	}

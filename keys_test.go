@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +61,89 @@ func TestMySQLAutoIncrementIncrement(t *testing.T) {
 			}
 		}
 	})
+}
+
+// StepTwoRow's key tag says what the server's auto_increment_increment
+// is: GORM's LastInsertId arithmetic steps by it.
+type StepTwoRow struct {
+	ID   uint `gorm:"primaryKey;autoIncrementIncrement:2"`
+	Name string
+}
+
+// TestMySQLStepUnread opens the DB while its server cannot be reached (a
+// proxy refusing every connection, GORM's ping off), so db.Use reads
+// nothing of the server, and then lets the connections through: the keys
+// keep GORM's arithmetic by the key's tag, which is right here, where an
+// assumed step of 1 would have given the rows other rows' keys.
+func TestMySQLStepUnread(t *testing.T) {
+	onMySQLWithoutReturning(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		cfg, err := mysqldriver.ParseDSN(liveDSN("mysql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := newGateProxy(t, cfg.Addr)
+		cfg.Addr = proxy.addr
+		cfg.Params = map[string]string{"auto_increment_increment": "2"}
+		db := openDB(t, mysql.New(mysql.Config{DSN: cfg.FormatDSN(), DisableWithReturning: true, SkipInitializeWithVersion: true}), &gorm.Config{DisableAutomaticPing: true})
+		if err := db.Use(bulk.New()); err != nil {
+			t.Fatal(err)
+		}
+		proxy.open.Store(true)
+		recreate(t, db, &StepTwoRow{})
+		rows := make([]StepTwoRow, 100)
+		for i := range rows {
+			rows[i].Name = fmt.Sprint("row", i)
+		}
+		if err := db.Clauses(bulk.Options{BatchSize: 40}).Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		var stored []StepTwoRow
+		if err := db.Order("id").Find(&stored).Error; err != nil {
+			t.Fatal(err)
+		}
+		for i := range rows {
+			if rows[i].ID != stored[i].ID || rows[i].Name != stored[i].Name {
+				t.Fatalf("row %d holds key %d, its row's is %d", i, rows[i].ID, stored[i].ID)
+			}
+		}
+	})
+}
+
+// gateProxy forwards connections to a server once open is set, and closes
+// them at once before.
+type gateProxy struct {
+	addr string
+	open atomic.Bool
+}
+
+func newGateProxy(t *testing.T, target string) *gateProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	p := &gateProxy{addr: l.Addr().String()}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if !p.open.Load() {
+				c.Close()
+				continue
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+	return p
 }
 
 // UniqueKeyRow has a unique key besides its AUTO_INCREMENT one, on which

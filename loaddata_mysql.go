@@ -224,6 +224,8 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 			return nil, fmt.Sprintf("column %s takes a database default that only RETURNING can read back", f.DBName)
 		case engine != "InnoDB" || (l.lockMode != 0 && l.lockMode != 1):
 			return nil, fmt.Sprintf("the keys cannot be proven: LOAD DATA's keys run in one sequence only in InnoDB under innodb_autoinc_lock_mode 0 or 1 (the table is %s, the mode %d)", engine, l.lockMode)
+		case plan.step == 0:
+			return nil, "the keys cannot be proven: the server's auto_increment_increment could not be read"
 		default:
 			plan.key = f
 		}
