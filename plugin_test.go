@@ -876,12 +876,15 @@ func TestFieldPlansPerModel(t *testing.T) {
 	}
 }
 
-// AssocOwner has many AssocItems: GORM writes the items in a session of its
-// own, which drops the statement's clauses.
+// AssocOwner has many AssocItems, one AssocProfile and many AssocLabels
+// through a join table: GORM writes each in a session of its own, which
+// drops the statement's clauses.
 type AssocOwner struct {
-	ID    uint
-	Name  string
-	Items []AssocItem
+	ID      uint
+	Name    string
+	Items   []AssocItem
+	Profile AssocProfile
+	Labels  []AssocLabel `gorm:"many2many:assoc_owner_labels"`
 }
 
 type AssocItem struct {
@@ -890,51 +893,97 @@ type AssocItem struct {
 	Name         string
 }
 
+type AssocProfile struct {
+	ID           uint
+	AssocOwnerID uint
+	Bio          string
+}
+
+type AssocLabel struct {
+	ID   uint
+	Name string
+}
+
 // TestOptionsReachAssociations creates owners with Options and no Auto:
-// the items GORM writes for them must take the bulk path too. 17,000
-// owners × 2 items are 68,000 parameters in GORM's one items statement,
-// over every dialect's limit: GORM fails there; the plugin writes every
-// item, each with its own owner's key.
+// what GORM writes for them (has-many items, has-one profiles,
+// many-to-many labels and their join rows) must take the bulk path too.
+// 17,000 owners × 2 items are 68,000 parameters in GORM's one items
+// statement, and × 2 join rows as many, over every dialect's limit: GORM
+// fails there; the plugin writes every row, each holding its own key and
+// its own owner's.
 func TestOptionsReachAssociations(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		plain, db := open(t), withPlugin(t, open(t))
 		owners := func() []AssocOwner {
 			rows := make([]AssocOwner, 17000)
 			for i := range rows {
-				rows[i] = AssocOwner{Name: fmt.Sprint("owner", i), Items: []AssocItem{{Name: "a"}, {Name: "b"}}}
+				rows[i] = AssocOwner{Name: fmt.Sprint("owner", i), Items: []AssocItem{{Name: "a"}, {Name: "b"}},
+					Profile: AssocProfile{Bio: fmt.Sprint("bio", i)}, Labels: []AssocLabel{{Name: fmt.Sprint("x", i)}, {Name: fmt.Sprint("y", i)}}}
 			}
 			return rows
 		}
-		recreate(t, plain, &AssocOwner{}, &AssocItem{})
+		reset := func() {
+			if err := plain.Migrator().DropTable("assoc_owner_labels"); err != nil {
+				t.Fatal(err)
+			}
+			recreate(t, plain, &AssocOwner{}, &AssocItem{}, &AssocProfile{}, &AssocLabel{})
+		}
+		reset()
 		want := owners()
 		if err := plain.Create(&want).Error; err == nil {
 			t.Error("GORM wrote 68,000 parameters in one statement")
 		}
 
-		recreate(t, plain, &AssocOwner{}, &AssocItem{})
+		reset()
 		got := owners()
 		if err := db.Clauses(bulk.Options{}).Create(&got).Error; err != nil {
 			t.Fatal(err)
 		}
-		if n := count(t, plain, "assoc_items"); n != 34000 {
-			t.Errorf("%d items, want 34000", n)
-		}
-		var table []AssocItem
-		if err := plain.Find(&table).Error; err != nil {
+		items, profiles, labels := byKey[AssocItem](t, plain, 34000), byKey[AssocProfile](t, plain, 17000), byKey[AssocLabel](t, plain, 34000)
+		var joins []struct{ AssocOwnerID, AssocLabelID uint }
+		if err := plain.Table("assoc_owner_labels").Find(&joins).Error; err != nil {
 			t.Fatal(err)
 		}
-		byKey := map[uint]AssocItem{}
-		for _, it := range table {
-			byKey[it.ID] = it
+		joined := map[[2]uint]bool{}
+		for _, j := range joins {
+			joined[[2]uint{j.AssocOwnerID, j.AssocLabelID}] = true
+		}
+		if len(joins) != 34000 || len(joined) != 34000 {
+			t.Errorf("%d join rows (%d distinct), want 34000", len(joins), len(joined))
 		}
 		for _, o := range got {
 			for _, it := range o.Items {
-				if it.ID == 0 || it.AssocOwnerID != o.ID || byKey[it.ID] != it {
-					t.Fatalf("owner %d (%s) holds item %+v, whose key's row is %+v", o.ID, o.Name, it, byKey[it.ID])
+				if it.ID == 0 || it.AssocOwnerID != o.ID || items[it.ID] != it {
+					t.Fatalf("owner %d (%s) holds item %+v, whose key's row is %+v", o.ID, o.Name, it, items[it.ID])
+				}
+			}
+			if p := o.Profile; p.ID == 0 || p.AssocOwnerID != o.ID || profiles[p.ID] != p {
+				t.Fatalf("owner %d (%s) holds profile %+v, whose key's row is %+v", o.ID, o.Name, p, profiles[p.ID])
+			}
+			for _, l := range o.Labels {
+				if l.ID == 0 || labels[l.ID] != l || !joined[[2]uint{o.ID, l.ID}] {
+					t.Fatalf("owner %d (%s) holds label %+v, whose key's row is %+v (joined: %v)", o.ID, o.Name, l, labels[l.ID], joined[[2]uint{o.ID, l.ID}])
 				}
 			}
 		}
 	})
+}
+
+// byKey reads a model's table, which must hold n rows, by key.
+func byKey[T any](t *testing.T, db *gorm.DB, n int) map[uint]T {
+	t.Helper()
+	var table []T
+	if err := db.Find(&table).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(table) != n {
+		t.Errorf("%d rows of %T, want %d", len(table), table, n)
+	}
+	out := make(map[uint]T, len(table))
+	for _, r := range table {
+		out[reflect.ValueOf(r).FieldByName("ID").Interface().(uint)] = r
+	}
+	return out
 }
 
 // HookParent's AfterCreate writes children of its own through the hook's
