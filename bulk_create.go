@@ -286,10 +286,10 @@ func writeChunks(stmt *gorm.Statement, rows reflect.Value, w writer, record *lef
 	total, size := rows.Len(), w.chunkRows()
 	var affected, written int64
 	for start := 0; start < total; {
-		if err := stmt.Context.Err(); err != nil {
-			return affected, err
-		}
 		n := min(size, total-start)
+		if err := stmt.Context.Err(); err != nil {
+			return affected, chunkError(start, n, err)
+		}
 		chunk := rows.Slice3(start, start+n, start+n)
 		held, err := record.reset(start, chunk)
 		if err == nil {

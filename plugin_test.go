@@ -733,6 +733,10 @@ func TestErrorChain(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("error %v (%T) is not context.DeadlineExceeded", err, err)
 		}
+		var chunkErr *bulk.ChunkError
+		if !errors.As(err, &chunkErr) || chunkErr.First != 0 || chunkErr.Last != len(rows)-1 {
+			t.Errorf("error %v (%T) is not a *bulk.ChunkError naming rows 0-%d", err, err, len(rows)-1)
+		}
 	})
 }
 
