@@ -20,6 +20,7 @@ func (r *registration) create(db *gorm.DB) {
 		db.AddError(gorm.ErrInvalidValue)
 		return
 	}
+	r.dialect.mysql.read(db.Statement.Context, db, db.Statement.ConnPool)
 	l := loadOf(db)
 	if o, _ := requestedOptions(db.Statement); o.CommitChunks && (l == nil || !l.stream) {
 		db.AddError(errCommitChunks)
@@ -177,7 +178,7 @@ func (r *registration) oneStatement(stmt *gorm.Statement, opts Options) bool {
 		// COPY, LOAD DATA and arrays read the pinned connection; SQLite's
 		// schema may say the table skips rows, which the plugin undoes.
 		r.dialect.copy && (auto && copyPays(stmt) || n*columns >= arraysMinValues),
-		r.dialect.load != nil && auto && n >= loadMinRows,
+		r.dialect.mysql.get().load != nil && auto && n >= loadMinRows,
 		r.dialect.rowid && n >= catalogMinRows:
 		return false
 	}
@@ -251,7 +252,7 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options, l *load) {
 // would give them.
 func (r *registration) newWriter(db *gorm.DB, opts Options, l *load) (writer, error) {
 	now := db.NowFunc()
-	if opts.Method == LoadData || (opts.Method == AnyMethod && r.dialect.load != nil && db.Statement.ReflectValue.Len() >= loadMinRows) {
+	if opts.Method == LoadData || (opts.Method == AnyMethod && r.dialect.mysql.get().load != nil && db.Statement.ReflectValue.Len() >= loadMinRows) {
 		plan, why := r.planLoad(db, opts, now)
 		switch {
 		case plan != nil:

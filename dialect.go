@@ -24,8 +24,7 @@ type dialect struct {
 	// maximum: 1,000-2,000 rows of 8 columns ran 10-30% faster than 8,000.
 	targetParams int
 
-	maxRows  int // rows per VALUES list
-	maxBytes int // statement text plus arguments, in bytes
+	maxRows int // rows per VALUES list
 
 	// prepare reuses one prepared statement across chunks of equal shape.
 	// Drivers that cache statements themselves (pgx) or do not prepare
@@ -57,16 +56,14 @@ type dialect struct {
 	rowid bool
 
 	// lastInsertID is set where GORM reads generated keys back through
-	// LastInsertId arithmetic when the dialect has no RETURNING, and
-	// autoIncrement is the step between the keys of one INSERT, the
-	// server's auto_increment_increment (Galera and multi-primary setups
-	// raise it), read at db.Use; 0 where it could not be read.
-	lastInsertID  bool
-	autoIncrement int64
+	// LastInsertId arithmetic when the dialect has no RETURNING.
+	lastInsertID bool
 
-	// load is what MySQL and MariaDB say of LOAD DATA LOCAL, or nil
-	// (loaddata_mysql.go).
-	load *mysqlLoad
+	// mysql is what a MySQL or MariaDB server says of itself: its packet
+	// limit, the step between the keys of one INSERT (Galera and
+	// multi-primary setups raise auto_increment_increment), LOAD DATA
+	// LOCAL (server_mysql.go).
+	mysql *mysqlServer
 }
 
 // SQLite's compiled-in default for SQLITE_MAX_VARIABLE_NUMBER since 3.32.0;
@@ -75,10 +72,6 @@ const (
 	sqliteDefaultVariables = 32766
 	sqliteLegacyVariables  = 999
 )
-
-// mysqlDefaultPacket is used when max_allowed_packet cannot be read: MySQL
-// 5.6's default, lower than every later default, so it is never too large.
-const mysqlDefaultPacket = 4 << 20
 
 // discoverDialect reads the profile of db's dialect and connection. It reports
 // false for a dialect the plugin does not know, whose statements then go to
@@ -98,16 +91,9 @@ func discoverDialect(db *gorm.DB) (dialect, bool) {
 	case "sqlite":
 		return dialect{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, prepareFirst: true, gormCreate: true, rowid: true}, true
 	case "mysql":
-		// Where the server cannot say, statements are sized for the
-		// smallest packet, and keys keep GORM's arithmetic (step 0).
-		packet, step := int64(mysqlDefaultPacket), int64(0)
-		var v, s int64
-		if err := db.ConnPool.QueryRowContext(ctx, "SELECT @@max_allowed_packet, @@auto_increment_increment").Scan(&v, &s); err == nil && v > 0 && s > 0 {
-			packet, step = v, s
-		}
-		// Leave room for the protocol's own framing of each argument.
-		return dialect{maxParams: 65535, targetParams: 8192, maxBytes: int(packet - packet/16), prepare: !interpolates(db), gormCreate: true, lastInsertID: true, autoIncrement: step,
-			load: discoverLoad(ctx, db)}, true
+		server := &mysqlServer{}
+		server.read(ctx, db, db.ConnPool)
+		return dialect{maxParams: 65535, targetParams: 8192, prepare: !interpolates(db), gormCreate: true, lastInsertID: true, mysql: server}, true
 	case "sqlserver":
 		// 2,100 parameters per request, two of which go-mssqldb's
 		// sp_executesql call takes for the statement and its declarations.
@@ -191,13 +177,13 @@ func (l dialect) check(query string, args []any) error {
 	if l.maxParams > 0 && len(args) > l.maxParams {
 		return &limitError{what: "bind parameters", got: len(args), max: l.maxParams}
 	}
-	if l.maxBytes > 0 {
+	if maxBytes := l.mysql.get().maxBytes; maxBytes > 0 {
 		size := len(query)
 		for _, a := range args {
 			size += argBytes(a)
 		}
-		if size > l.maxBytes {
-			return &limitError{what: "bytes", got: size, max: l.maxBytes}
+		if size > maxBytes {
+			return &limitError{what: "bytes", got: size, max: maxBytes}
 		}
 	}
 	return nil

@@ -47,7 +47,9 @@ func SetProgressEvery(d time.Duration) (restore func()) {
 // as mode, which the server only sets at startup.
 func SetAutoincLockMode(db *gorm.DB, mode int64) {
 	p := db.Config.Plugins[pluginName].(*Plugin)
-	if r, ok := p.dbs.Load(db.Config); ok && r.(*registration).dialect.load != nil {
-		r.(*registration).dialect.load.lockMode = mode
+	if r, ok := p.dbs.Load(db.Config); ok {
+		if l := r.(*registration).dialect.mysql.get().load; l != nil {
+			l.lockMode = mode
+		}
 	}
 }

@@ -116,7 +116,7 @@ func (r *registration) lastInsertIDKeys(db *gorm.DB, opts Options) string {
 	}
 	n := rows.Len()
 	chunks := opts.BatchSize > 0 && opts.BatchSize < n || n*paramsPerRow(stmt) > r.dialect.maxParams
-	load := r.dialect.load != nil && (opts.Method == LoadData || opts.Method == AnyMethod && n >= loadMinRows)
+	load := r.dialect.mysql.get().load != nil && (opts.Method == LoadData || opts.Method == AnyMethod && n >= loadMinRows)
 	if !chunks && !load {
 		return "without RETURNING, an upsert that fits one statement is GORM's statement: reading the table's keys would cost more"
 	}

@@ -70,12 +70,13 @@ type StepTwoRow struct {
 	Name string
 }
 
-// TestMySQLStepUnread opens the DB while its server cannot be reached (a
-// proxy refusing every connection, GORM's ping off), so db.Use reads
-// nothing of the server, and then lets the connections through: the keys
-// keep GORM's arithmetic by the key's tag, which is right here, where an
-// assumed step of 1 would have given the rows other rows' keys.
-func TestMySQLStepUnread(t *testing.T) {
+// TestMySQLServerUnreadAtUse opens the DB while its server cannot be
+// reached (a proxy refusing every connection, GORM's ping off), so db.Use
+// reads nothing of the server, and then lets the connections through: the
+// first bulk statement reads the server, and the DB gets its fast path
+// (LOAD DATA) and the server's auto_increment_increment (2, which the
+// key's tag says too, so GORM's arithmetic and the plugin's agree).
+func TestMySQLServerUnreadAtUse(t *testing.T) {
 	onMySQLWithoutReturning(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		cfg, err := mysqldriver.ParseDSN(liveDSN("mysql"))
 		if err != nil {
@@ -84,26 +85,35 @@ func TestMySQLStepUnread(t *testing.T) {
 		proxy := newGateProxy(t, cfg.Addr)
 		cfg.Addr = proxy.addr
 		cfg.Params = map[string]string{"auto_increment_increment": "2"}
-		db := openDB(t, mysql.New(mysql.Config{DSN: cfg.FormatDSN(), DisableWithReturning: true, SkipInitializeWithVersion: true}), &gorm.Config{DisableAutomaticPing: true})
+		counter := &statementCounter{Interface: logger.Discard}
+		db := openDB(t, mysql.New(mysql.Config{DSN: cfg.FormatDSN(), DisableWithReturning: true, SkipInitializeWithVersion: true}),
+			&gorm.Config{DisableAutomaticPing: true, Logger: counter})
 		if err := db.Use(bulk.New()); err != nil {
 			t.Fatal(err)
 		}
 		proxy.open.Store(true)
 		recreate(t, db, &StepTwoRow{})
-		rows := make([]StepTwoRow, 100)
-		for i := range rows {
-			rows[i].Name = fmt.Sprint("row", i)
-		}
-		if err := db.Clauses(bulk.Options{BatchSize: 40}).Create(&rows).Error; err != nil {
-			t.Fatal(err)
-		}
-		var stored []StepTwoRow
-		if err := db.Order("id").Find(&stored).Error; err != nil {
-			t.Fatal(err)
-		}
-		for i := range rows {
-			if rows[i].ID != stored[i].ID || rows[i].Name != stored[i].Name {
-				t.Fatalf("row %d holds key %d, its row's is %d", i, rows[i].ID, stored[i].ID)
+		for _, n := range []int{100, 1500} {
+			rows := make([]StepTwoRow, n)
+			for i := range rows {
+				rows[i].Name = fmt.Sprint(n, "-", i)
+			}
+			counter.sql = nil
+			if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			loaded := slices.ContainsFunc(counter.sql, func(s string) bool { return strings.HasPrefix(s, "LOAD DATA") })
+			if loaded != (n >= 1000) {
+				t.Errorf("%d rows: loaded %v", n, loaded)
+			}
+			var stored []StepTwoRow
+			if err := db.Where("name LIKE ?", fmt.Sprint(n, "-%")).Order("id").Find(&stored).Error; err != nil {
+				t.Fatal(err)
+			}
+			for i := range rows {
+				if rows[i].ID != stored[i].ID || rows[i].Name != stored[i].Name {
+					t.Fatalf("%d rows: row %d holds key %d, its row's is %d", n, i, rows[i].ID, stored[i].ID)
+				}
 			}
 		}
 	})

@@ -38,7 +38,6 @@ package bulk
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -52,7 +51,6 @@ import (
 	"time"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
-	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 )
@@ -71,34 +69,6 @@ type mysqlLoad struct {
 	// is set where the DSN's timeTruncate cuts them first.
 	loc       *time.Location
 	truncates bool
-}
-
-// discoverLoad reads what the server says of LOAD DATA LOCAL, or returns
-// nil where it is not MySQL or MariaDB itself (TiDB and Vitess take the
-// statement but are not proven here).
-func discoverLoad(ctx context.Context, db *gorm.DB) *mysqlLoad {
-	var (
-		version, charset string
-		local            int64
-		lockMode         sql.NullInt64
-	)
-	err := db.ConnPool.QueryRowContext(ctx, "SELECT version(), @@local_infile, @@innodb_autoinc_lock_mode, @@character_set_client").
-		Scan(&version, &local, &lockMode, &charset)
-	if err != nil || strings.Contains(version, "TiDB") || strings.Contains(version, "Vitess") {
-		return nil
-	}
-	l := &mysqlLoad{lockMode: -1, charset: charset, loc: time.UTC}
-	if lockMode.Valid {
-		l.lockMode = lockMode.Int64
-	}
-	if d, ok := db.Dialector.(*mysql.Dialector); ok && d.Config != nil && d.DSNConfig != nil {
-		if d.DSNConfig.Loc != nil {
-			l.loc = d.DSNConfig.Loc
-		}
-		l.truncates = strings.Contains(d.DSNConfig.FormatDSN(), "timeTruncate=")
-	}
-	l.refused.Store(local == 0)
-	return l
 }
 
 // loadMinRows is the fewest rows the automatic choice loads with LOAD
@@ -139,10 +109,13 @@ type loadPlan struct {
 // cannot give GORM's result.
 func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*loadPlan, string) {
 	stmt := db.Statement
-	l := r.dialect.load
+	server := r.dialect.mysql.get()
+	l := server.load
 	switch {
-	case l == nil:
+	case r.dialect.mysql == nil:
 		return nil, "LOAD DATA needs MySQL or MariaDB"
+	case l == nil:
+		return nil, "the server has not been read, or is not proven for LOAD DATA (TiDB, Vitess)"
 	case l.refused.Load():
 		return nil, "the server refuses LOAD DATA LOCAL (local_infile is OFF)"
 	case db.DryRun:
@@ -162,7 +135,7 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 	if !ok || len(table) > 2 {
 		return nil, "the table is an expression, not a name"
 	}
-	plan := &loadPlan{cols: newInsertColumns(stmt, now), step: r.dialect.autoIncrement, load: l, upsert: hasOnConflict(stmt)}
+	plan := &loadPlan{cols: newInsertColumns(stmt, now), step: server.step, load: l, upsert: hasOnConflict(stmt)}
 	rows := stmt.ReflectValue
 	pk := stmt.Schema.PrioritizedPrimaryField
 	if plan.upsert {

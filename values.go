@@ -433,7 +433,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		if w.match != nil {
 			tx.AddError(w.match.setKeys(stmt, values, stmt.ReflectValue))
 		} else {
-			tx.AddError(restepKeys(stmt, stmt.ReflectValue, conn.dialect.autoIncrement))
+			tx.AddError(restepKeys(stmt, stmt.ReflectValue, conn.dialect.mysql.get().step))
 		}
 	}
 	if execHere && tx.Error == nil {
