@@ -445,9 +445,9 @@ func TestProgressWithinCopy(t *testing.T) {
 
 // TestCancelMidStatement cancels the context while the database is inside
 // the second chunk's statement or COPY (a trigger that sleeps; the COPY's
-// own progress), with and without CommitChunks: the load stops with the
-// context's error, the table holds what was committed before, and the
-// pool is healthy.
+// own progress), in a Stream with and without CommitChunks and in a
+// Create: the load stops with the context's error, the table holds what
+// was committed before, and the pool is healthy.
 func TestCancelMidStatement(t *testing.T) {
 	defer bulk.SetProgressEvery(0)()
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
@@ -477,8 +477,12 @@ func TestCancelMidStatement(t *testing.T) {
 			loads = append(loads, load{"copy", bulk.Options{BatchSize: 30000, Method: bulk.Copy}, false})
 		}
 		for _, l := range loads {
-			for _, commit := range []bool{false, true} {
-				t.Run(fmt.Sprintf("%s/commit=%v", l.name, commit), func(t *testing.T) {
+			for _, mode := range []struct {
+				name           string
+				commit, create bool
+			}{{"commit=false", false, false}, {"commit=true", true, false}, {"create", false, true}} {
+				commit := mode.commit
+				t.Run(l.name+"/"+mode.name, func(t *testing.T) {
 					recreate(t, plain, &ParityBasic{})
 					if l.slow {
 						for _, sql := range slow {
@@ -507,7 +511,15 @@ func TestCancelMidStatement(t *testing.T) {
 					if !l.slow {
 						rows = parityBasicRows(90000)
 					}
-					res, err := bulk.Stream(db.WithContext(ctx).Clauses(clauses...), seqOf(rows))
+					var (
+						res bulk.Result
+						err error
+					)
+					if mode.create {
+						err = db.WithContext(ctx).Clauses(clauses...).Create(&rows).Error
+					} else {
+						res, err = bulk.Stream(db.WithContext(ctx).Clauses(clauses...), seqOf(rows))
+					}
 					if !errors.Is(err, context.Canceled) {
 						t.Errorf("error %v, want context.Canceled", err)
 					}
@@ -521,7 +533,7 @@ func TestCancelMidStatement(t *testing.T) {
 					if commit {
 						want = int64(l.opts.BatchSize)
 					}
-					if stored != want || res.Rows != want {
+					if stored != want || !mode.create && res.Rows != want {
 						t.Errorf("%d rows stored, result %+v, want %d", stored, res, want)
 					}
 					sqlDB, _ := db.DB()
