@@ -20,7 +20,7 @@ func (r *registration) create(db *gorm.DB) {
 		db.AddError(gorm.ErrInvalidValue)
 		return
 	}
-	r.dialect.mysql.read(db.Statement.Context, db, db.Statement.ConnPool)
+	r.dialect.readServer(db)
 	l := loadOf(db)
 	if o, _ := requestedOptions(db.Statement); o.CommitChunks && (l == nil || !l.stream) {
 		db.AddError(errCommitChunks)
@@ -177,7 +177,7 @@ func (r *registration) oneStatement(stmt *gorm.Statement, opts Options) bool {
 		modified || c.DoNothing || len(c.Where.Exprs) > 0 || lookup,
 		// COPY, LOAD DATA and arrays read the pinned connection; SQLite's
 		// schema may say the table skips rows, which the plugin undoes.
-		r.dialect.copy && (auto && copyPays(stmt) || n*columns >= arraysMinValues),
+		r.dialect.pgx() && (auto && copyPays(stmt) || n*columns >= arraysMinValues),
 		r.dialect.mysql.get().load != nil && auto && n >= loadMinRows,
 		r.dialect.rowid && n >= catalogMinRows:
 		return false

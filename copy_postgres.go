@@ -86,8 +86,8 @@ type copyPlan struct {
 func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copyPlan, string) {
 	stmt := db.Statement
 	switch {
-	case r.dialect.server != "":
-		return nil, fmt.Sprintf("the server is %s, and COPY, arrays and the catalog reads are proven on PostgreSQL only", r.dialect.server)
+	case r.dialect.server.other() != "":
+		return nil, fmt.Sprintf("the server is %s, and COPY, arrays and the catalog reads are proven on PostgreSQL only", r.dialect.server.other())
 	case !r.dialect.copy:
 		return nil, "COPY needs PostgreSQL through pgx's database/sql driver"
 	case db.DryRun:

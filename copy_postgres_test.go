@@ -6,9 +6,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
 	"runtime"
 	"runtime/metrics"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1558,6 +1561,42 @@ func TestCopyFromTracer(t *testing.T) {
 			t.Errorf("first COPY traced %d rows, error %v; want 300, none", tracer.ends[0].CommandTag.RowsAffected(), tracer.ends[0].Err)
 		case !errors.As(tracer.ends[1].Err, &pgErr) || pgErr.Code != "23505":
 			t.Errorf("second COPY traced error %v, want a unique violation", tracer.ends[1].Err)
+		}
+	})
+}
+
+// TestPostgresServerUnreadAtUse opens the DB while its server cannot be
+// reached (a proxy refusing every connection, GORM's ping off), so db.Use
+// cannot ask it its version(), and then lets the connections through: the
+// first bulk statement asks, and the DB gets COPY.
+func TestPostgresServerUnreadAtUse(t *testing.T) {
+	onPostgres(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		cfg, err := pgx.ParseConfig(liveDSN("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := newGateProxy(t, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))))
+		host, port, _ := net.SplitHostPort(proxy.addr)
+		dsn := fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", host, port, cfg.User, cfg.Database)
+		counter := &statementCounter{Interface: logger.Discard}
+		db := openDB(t, postgres.Open(dsn), &gorm.Config{DisableAutomaticPing: true, Logger: counter})
+		if err := db.Use(bulk.New()); err != nil {
+			t.Fatal(err)
+		}
+		proxy.open.Store(true)
+		recreate(t, db, &ParityBasic{})
+		rows := parityBasicRows(2000)
+		counter.sql = nil
+		if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(counter.sql, func(s string) bool { return strings.HasPrefix(s, "COPY") }) {
+			t.Errorf("no COPY once the server was reached: %.200s", strings.Join(counter.sql, "; "))
+		}
+		for i, r := range rows {
+			if r.ID != uint(i+1) {
+				t.Fatalf("row %d holds key %d", i, r.ID)
+			}
 		}
 	})
 }

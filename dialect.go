@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 
 	"gorm.io/driver/mysql"
@@ -45,11 +44,9 @@ type dialect struct {
 	postgres, copy bool
 	arrays         *pgxArrays
 
-	// server names a server that speaks PostgreSQL's protocol but is not
-	// PostgreSQL (see postgresCompatible): COPY, arrays and the catalog
-	// reads are proven on PostgreSQL only, so there statements go as
-	// VALUES.
-	server string
+	// server is what a PostgreSQL connection's server says it is
+	// (server_postgres.go).
+	server *pgServer
 
 	// rowid is set for SQLite, whose keys LastInsertId can give (see
 	// rowidKey).
@@ -73,6 +70,17 @@ const (
 	sqliteLegacyVariables  = 999
 )
 
+// pgx reports whether COPY, arrays and the catalog reads may run: on
+// PostgreSQL itself, through pgx's database/sql driver.
+func (l dialect) pgx() bool { return l.copy && l.server.other() == "" }
+
+// readServer reads what the server says of itself where db.Use could not
+// reach it (server_postgres.go, server_mysql.go).
+func (l dialect) readServer(db *gorm.DB) {
+	l.server.read(db.Statement.Context, db.Statement.ConnPool)
+	l.mysql.read(db.Statement.Context, db, db.Statement.ConnPool)
+}
+
 // discoverDialect reads the profile of db's dialect and connection. It reports
 // false for a dialect the plugin does not know, whose statements then go to
 // GORM's own create.
@@ -82,11 +90,8 @@ func discoverDialect(db *gorm.DB) (dialect, bool) {
 
 	switch db.Dialector.Name() {
 	case "postgres":
-		d := dialect{maxParams: 65535, targetParams: 16384, gormCreate: true, postgres: true}
-		var version string
-		if err := db.ConnPool.QueryRowContext(ctx, "SELECT version()").Scan(&version); err == nil {
-			d.server = postgresCompatible(version)
-		}
+		d := dialect{maxParams: 65535, targetParams: 16384, gormCreate: true, postgres: true, server: &pgServer{}}
+		d.server.read(ctx, db.ConnPool)
 		return d, true
 	case "sqlite":
 		return dialect{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, prepareFirst: true, gormCreate: true, rowid: true}, true
@@ -100,25 +105,6 @@ func discoverDialect(db *gorm.DB) (dialect, bool) {
 		return dialect{maxParams: 2100 - 2, maxRows: 1000}, true
 	}
 	return dialect{}, false
-}
-
-// postgresCompatible names the server a PostgreSQL version() string comes
-// from when it is not PostgreSQL itself, or returns "". CockroachDB,
-// YugabyteDB and Redshift answer PostgreSQL's protocol with catalogs,
-// COPY and sequences of their own; Aurora, AlloyDB and the managed
-// services run PostgreSQL and say so.
-func postgresCompatible(version string) string {
-	switch {
-	case strings.Contains(version, "CockroachDB"):
-		return "CockroachDB"
-	case strings.Contains(version, "-YB-"):
-		return "YugabyteDB"
-	case strings.Contains(version, "Redshift"):
-		return "Redshift"
-	case !strings.HasPrefix(version, "PostgreSQL "):
-		return strings.Fields(version + " unknown")[0]
-	}
-	return ""
 }
 
 // interpolates reports whether go-sql-driver/mysql writes arguments into the

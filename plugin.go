@@ -67,7 +67,7 @@ const (
 // the wrapper, and wraps the new pool for COPY.
 func (p *Plugin) Initialize(db *gorm.DB) error {
 	if r, ok := p.dbs.Load(db.Config); ok {
-		if d := r.(*registration).dialect; d.postgres && d.server == "" {
+		if d := r.(*registration).dialect; d.postgres && d.server.mayBePostgres() {
 			preparePostgres(db)
 		}
 		return nil
@@ -78,7 +78,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		return gorm.ErrInvalidDB
 	}
 	r.dialect, r.supported = discoverDialect(db)
-	if r.dialect.postgres && r.dialect.server == "" {
+	if r.dialect.postgres && r.dialect.server.mayBePostgres() {
 		r.dialect.copy, r.dialect.arrays = preparePostgres(db)
 	}
 	if err := create.Replace(createName, r.create); err != nil {

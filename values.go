@@ -301,7 +301,7 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	}
 	// Keys drawn ahead need the pgx connection, as COPY does. Where they
 	// cannot be drawn, a statement that left nothing behind can be undone.
-	if r.dialect.copy && !db.DryRun && !opts.SkipReturning && hasOnConflict(stmt) && r.dialect.buildsAhead(stmt, rows) {
+	if r.dialect.pgx() && !db.DryRun && !opts.SkipReturning && hasOnConflict(stmt) && r.dialect.buildsAhead(stmt, rows) {
 		info := r.catalog.table(db)
 		w.ahead, w.overriding = keysAhead(stmt, info)
 		// Keys drawn ahead tell DO NOTHING's rows apart in one statement
@@ -318,7 +318,7 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 	}
 	_, read := db.InstanceGet(tableInfoKey) // by COPY's plan or the keys above
 	arrays := read || rows.Len()*params >= arraysMinValues
-	if arrays && !db.DryRun && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
+	if arrays && !db.DryRun && r.dialect.pgx() && r.dialect.buildsAhead(stmt, rows) && r.dialect.arrays.available(stmt.ConnPool) {
 		if info := r.catalog.table(db); info != nil {
 			w.types, w.params = info.columns, newPgParams(typeMap(stmt.ConnPool))
 			if opts.BatchSize == 0 && updatesOnConflict(stmt) {
