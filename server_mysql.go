@@ -81,9 +81,10 @@ func (s *mysqlServer) read(ctx context.Context, db *gorm.DB, pool gorm.ConnPool)
 	}
 }
 
-// discoverLoad reads what the server says of LOAD DATA LOCAL, or returns
-// nil where it is not MySQL or MariaDB itself (TiDB and Vitess take the
-// statement but are not proven here).
+// discoverLoad reads what the server says of LOAD DATA LOCAL. It returns
+// nil where the read failed, with its error, and where the server is not
+// MySQL or MariaDB itself (TiDB and Vitess take the statement but are not
+// proven here).
 func discoverLoad(ctx context.Context, db *gorm.DB, pool gorm.ConnPool) (*mysqlLoad, error) {
 	var (
 		version, charset string
