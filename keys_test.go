@@ -970,7 +970,8 @@ func TestIdentityAlwaysGivenKey(t *testing.T) {
 // far apart. On PostgreSQL GORM's one statement fails (ON CONFLICT DO
 // UPDATE cannot affect a row a second time); the plugin writes every call
 // GORM's one statement can hold as one statement, and fails the same way.
-// SQLite and MariaDB let the later row win, chunked or not.
+// SQLite and MariaDB let the later row win, chunked or not. In batches
+// (CreateInBatches, a BatchSize) the later row wins on every dialect.
 func TestUpsertSameKeyTwice(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		plain, db := open(t), withPlugin(t, open(t), bulk.Config{Auto: true})
@@ -978,17 +979,18 @@ func TestUpsertSameKeyTwice(t *testing.T) {
 		if dialect == "sqlite" {
 			n = 2000 // within SQLite's 32,766 variables
 		}
-		run := func(db *gorm.DB) ([]map[string]any, error) {
+		upsert := clause.OnConflict{Columns: []clause.Column{{Name: "email"}}, DoUpdates: clause.AssignmentColumns([]string{"name"})}
+		run := func(create func(rows *[]ParityBasic) error) ([]map[string]any, error) {
 			recreate(t, plain, &ParityBasic{})
 			rows := parityBasicRows(n)
 			rows[n-10].Email = rows[10].Email
-			err := db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "email"}}, DoUpdates: clause.AssignmentColumns([]string{"name"})}).Create(&rows).Error
+			err := create(&rows)
 			var emails []map[string]any
 			plain.Table("parity_basics").Select("email", "name").Order("email").Find(&emails)
 			return emails, err
 		}
-		want, wantErr := run(plain)
-		got, gotErr := run(db)
+		want, wantErr := run(func(rows *[]ParityBasic) error { return plain.Clauses(upsert).Create(rows).Error })
+		got, gotErr := run(func(rows *[]ParityBasic) error { return db.Clauses(upsert).Create(rows).Error })
 		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
 			t.Errorf("error %v, GORM's %v; %d rows, GORM %d", gotErr, wantErr, len(got), len(want))
 		}
@@ -996,6 +998,16 @@ func TestUpsertSameKeyTwice(t *testing.T) {
 		var ce *bulk.ChunkError
 		if dialect == "postgres" && (!errors.As(gotErr, &ce) || ce.First != 10 || ce.Last != n-10) {
 			t.Errorf("the error does not name rows 10 and %d: %v", n-10, gotErr)
+		}
+		// A BatchSize asks for statements of that size: as under GORM's
+		// CreateInBatches, a later statement updates the row an earlier
+		// one wrote.
+		want, wantErr = run(func(rows *[]ParityBasic) error { return plain.Clauses(upsert).CreateInBatches(rows, 500).Error })
+		got, gotErr = run(func(rows *[]ParityBasic) error {
+			return db.Clauses(upsert, bulk.Options{BatchSize: 500}).Create(rows).Error
+		})
+		if gotErr != nil || wantErr != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("in batches of 500: error %v, GORM's %v; %d rows, GORM %d", gotErr, wantErr, len(got), len(want))
 		}
 	})
 }
