@@ -574,14 +574,14 @@ func (n panicName) Value() (driver.Value, error) {
 // inTransaction) and the table empty.
 func panicLeavesNothing(t *testing.T, db *gorm.DB, table string, create func()) {
 	t.Helper()
-	func() {
-		defer func() {
-			if r := recover(); r == nil {
-				t.Error("no panic")
-			}
-		}()
-		create()
-	}()
+	panicLeaves(t, db, table, 0, create)
+}
+
+// panicLeaves requires create to panic, and then every connection of db's
+// pool back and want rows in the table.
+func panicLeaves(t *testing.T, db *gorm.DB, table string, want int64, create func()) {
+	t.Helper()
+	mustPanic(t, create)
 	sqlDB, err := db.DB()
 	if err != nil {
 		t.Fatal(err)
@@ -592,9 +592,20 @@ func panicLeavesNothing(t *testing.T, db *gorm.DB, table string, create func()) 
 	if inUse := sqlDB.Stats().InUse; inUse != 0 {
 		t.Fatalf("%d connections still in use after the panic", inUse)
 	}
-	if n := count(t, db, table); n != 0 {
-		t.Errorf("%d rows left after the panic, want 0", n)
+	if n := count(t, db, table); n != want {
+		t.Errorf("%d rows left after the panic, want %d", n, want)
 	}
+}
+
+// mustPanic requires f to panic.
+func mustPanic(t *testing.T, f func()) {
+	t.Helper()
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic")
+		}
+	}()
+	f()
 }
 
 // TestConnectionsGoBack panics inside the bulk path (a Valuer the plugin
@@ -667,37 +678,24 @@ func TestHookPanicsReturnConnections(t *testing.T) {
 		db := withPlugin(t, open(t, &gorm.Config{SkipDefaultTransaction: true}))
 		for _, hook := range []string{"before", "after"} {
 			t.Run(hook, func(t *testing.T) {
-				left := func(db *gorm.DB, create func(db *gorm.DB, rows *[]HookPanicRow)) int64 {
-					recreate(t, db, &HookPanicRow{})
+				rows := func() []HookPanicRow {
 					rows := make([]HookPanicRow, 150)
 					for i := range rows {
 						rows[i].Name = fmt.Sprint("row", i)
 					}
 					rows[120].Name = hook
-					func() {
-						defer func() {
-							if recover() == nil {
-								t.Error("no panic")
-							}
-						}()
-						create(db, &rows)
-					}()
-					return count(t, db, "hook_panic_rows")
+					return rows
 				}
-				want := left(plain, func(db *gorm.DB, rows *[]HookPanicRow) { db.Create(rows) })
-				got := left(db, func(db *gorm.DB, rows *[]HookPanicRow) { db.Clauses(bulk.Options{BatchSize: 50}).Create(rows) })
-				sqlDB, err := db.DB()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if inUse := sqlDB.Stats().InUse; inUse != 0 {
-					t.Errorf("%d connections still in use after the panic", inUse)
-				}
-				if got != want {
-					t.Errorf("%d rows left after the panic, GORM leaves %d", got, want)
-				}
-				rows := []HookPanicRow{{Name: "a"}, {Name: "b"}}
-				if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+				recreate(t, plain, &HookPanicRow{})
+				want := rows()
+				mustPanic(t, func() { plain.Create(&want) })
+				left := count(t, plain, "hook_panic_rows")
+
+				recreate(t, plain, &HookPanicRow{})
+				got := rows()
+				panicLeaves(t, db, "hook_panic_rows", left, func() { db.Clauses(bulk.Options{BatchSize: 50}).Create(&got) })
+				more := []HookPanicRow{{Name: "a"}, {Name: "b"}}
+				if err := db.Clauses(bulk.Options{}).Create(&more).Error; err != nil {
 					t.Errorf("after the panic: %v", err)
 				}
 			})
