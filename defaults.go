@@ -153,9 +153,14 @@ func (cols *insertColumns) takesNow(f *schema.Field, zero bool) bool {
 // createValues is GORM's callbacks.ConvertToCreateValues for a slice of
 // structs, with the same effects on the rows. GORM's version looks each
 // field up by name and allocates a slice for every row; this one resolves
-// the columns once and gives all rows one backing array.
-func createValues(stmt *gorm.Statement, rows reflect.Value, now time.Time) clause.Values {
+// the columns once and gives all rows one backing array. Where timeText
+// names the layout the driver binds times in, the rows that take now get
+// its text, formatted once (see dialect.timeText).
+func createValues(stmt *gorm.Statement, rows reflect.Value, now time.Time, timeText string) clause.Values {
 	cols := newInsertColumns(stmt, now)
+	if timeText != "" {
+		cols.nowValue = now.Format(timeText)
+	}
 	consumeTrackTime(stmt)
 	nFields := len(cols.fields)
 	n, width := rows.Len(), nFields+len(cols.dbDefaults)

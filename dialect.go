@@ -52,6 +52,14 @@ type dialect struct {
 	// rowidKey).
 	rowid bool
 
+	// timeText is the layout in which the SQLite driver binds a time.Time
+	// (mattn/go-sqlite3 binds the text of SQLiteTimestampFormats[0]), where
+	// binding that text was seen to store the same value (sqliteTimeText);
+	// else "". The statement's clock reading, which every row's
+	// autoCreateTime and autoUpdateTime take, is then formatted once per
+	// call instead of by the driver for each row.
+	timeText string
+
 	// lastInsertID is set where GORM reads generated keys back through
 	// LastInsertId arithmetic when the dialect has no RETURNING.
 	lastInsertID bool
@@ -94,7 +102,8 @@ func discoverDialect(db *gorm.DB) (dialect, bool) {
 		d.server.read(ctx, db.ConnPool)
 		return d, true
 	case "sqlite":
-		return dialect{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, prepareFirst: true, gormCreate: true, rowid: true}, true
+		return dialect{maxParams: sqliteVariableLimit(ctx, db), targetParams: 16384, prepare: true, prepareFirst: true, gormCreate: true, rowid: true,
+			timeText: sqliteTimeText(ctx, db)}, true
 	case "mysql":
 		server := &mysqlServer{}
 		server.read(ctx, db, db.ConnPool)
@@ -141,6 +150,27 @@ func sqliteVariableLimit(ctx context.Context, db *gorm.DB) int {
 		return sqliteLegacyVariables
 	}
 	return sqliteDefaultVariables
+}
+
+// sqliteTimeLayout is mattn/go-sqlite3's SQLiteTimestampFormats[0], the
+// layout it binds a time.Time in.
+const sqliteTimeLayout = "2006-01-02 15:04:05.999999999-07:00"
+
+// sqliteTimeText returns sqliteTimeLayout where the driver stores a
+// time.Time as the text of that layout (as mattn/go-sqlite3 does), checked
+// by binding two times and their texts, else "".
+func sqliteTimeText(ctx context.Context, db *gorm.DB) string {
+	for _, t := range []time.Time{
+		time.Date(2001, 2, 3, 4, 5, 6, 789000123, time.FixedZone("", -(3*3600 + 30*60))),
+		time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		var same bool
+		text := t.Format(sqliteTimeLayout)
+		if err := db.ConnPool.QueryRowContext(ctx, "SELECT typeof(?) = 'text' AND ? = ?", t, t, text).Scan(&same); err != nil || !same {
+			return ""
+		}
+	}
+	return sqliteTimeLayout
 }
 
 // versionBefore reports whether a dotted version string is older than

@@ -1,10 +1,12 @@
 package bulk_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -120,5 +122,45 @@ func TestSQLiteRowidSchemaChange(t *testing.T) {
 	}
 	if !returning() {
 		t.Error("rowids used after a trigger was added")
+	}
+}
+
+// TimeTextRow's timestamps take the statement's clock reading; Born is
+// given by each row.
+type TimeTextRow struct {
+	ID        uint
+	Born      time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// TestSQLiteTimesAsText creates rows whose timestamps take a clock reading
+// with nanoseconds in another zone, through plain GORM and through the
+// plugin (which binds that reading as the driver's text, formatted once),
+// and requires the same text stored, byte for byte, and the same type.
+func TestSQLiteTimesAsText(t *testing.T) {
+	zoned := time.Date(2026, 3, 4, 5, 6, 7, 891234567, time.FixedZone("", 5*3600+45*60))
+	stored := func(db *gorm.DB) []string {
+		t.Helper()
+		db.Config.NowFunc = func() time.Time { return zoned }
+		recreate(t, db, &TimeTextRow{})
+		rows := make([]TimeTextRow, 300)
+		for i := range rows {
+			rows[i].Born = zoned.Add(time.Duration(i) * time.Hour).In(time.UTC)
+		}
+		if err := db.Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		if err := db.Raw("SELECT CAST(born AS TEXT) || '|' || typeof(born) || '|' || CAST(created_at AS TEXT) || '|' || typeof(created_at) || '|' || CAST(updated_at AS TEXT) FROM time_text_rows ORDER BY id").Scan(&out).Error; err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	file := filepath.Join(t.TempDir(), "times.db")
+	want := stored(openDB(t, sqlite.Open(file)))
+	got := stored(withPlugin(t, openDB(t, sqlite.Open(file)), bulk.Config{Auto: true}))
+	if len(want) != 300 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored %d rows, GORM %d; first %q, GORM's %q", len(got), len(want), fmt.Sprint(got[:min(1, len(got))]), fmt.Sprint(want[:min(1, len(want))]))
 	}
 }

@@ -396,7 +396,11 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	}
 
 	if ownBuild {
-		values = createValues(stmt, stmt.ReflectValue, w.now)
+		timeText := conn.dialect.timeText
+		if db.DryRun {
+			timeText = "" // the statements shown bind times as GORM's do
+		}
+		values = createValues(stmt, stmt.ReflectValue, w.now, timeText)
 		updateAll(stmt, values, w.now)
 	}
 	// Where rowids are the keys, a chunk that leaves every key to the
