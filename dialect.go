@@ -161,7 +161,7 @@ const sqliteTimeLayout = "2006-01-02 15:04:05.999999999-07:00"
 // by binding two times and their texts, else "".
 func sqliteTimeText(ctx context.Context, db *gorm.DB) string {
 	for _, t := range []time.Time{
-		time.Date(2001, 2, 3, 4, 5, 6, 789000123, time.FixedZone("", -(3*3600 + 30*60))),
+		time.Date(2001, 2, 3, 4, 5, 6, 789000123, time.FixedZone("", -(3*3600+30*60))),
 		time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC),
 	} {
 		var same bool
