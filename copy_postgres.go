@@ -248,11 +248,22 @@ func (plan *copyPlan) addColumn(f *schema.Field, catalog map[string]pgColumn, va
 }
 
 // valuesCopyable says why some row's value of a valued field cannot go by
-// binary COPY (see copyable), or "".
+// binary COPY (see copyable), or "". An unsigned value that fits an int64
+// goes into int8 and numeric as that int64 does, which needs no look
+// through pgx.
 func valuesCopyable(stmt *gorm.Statement, rows reflect.Value, valued []*schema.Field, catalog map[string]pgColumn, params *pgParams) string {
+	model := stmt.Schema.ModelType
+	addrs := rowAddrs(model, rows)
 	for _, f := range valued {
 		col := catalog[f.DBName]
+		fits := planOf(model, f).fitsInt64
+		if col.domain || (col.builtin != "int8" && col.builtin != "numeric") {
+			fits = nil
+		}
 		for i := 0; i < rows.Len(); i++ {
+			if addr := addrs(i); fits != nil && addr != nil && fits(addr) {
+				continue
+			}
 			v, _ := f.ValueOf(stmt.Context, reflect.Indirect(rows.Index(i)))
 			if _, way, ok := params.way(col, v); !ok || way == textArray {
 				return fmt.Sprintf("column %s is %s and row %d's %s (%T) goes as GORM's parameter in text, which the server parses, and binary COPY has no text", f.DBName, col.cast, i, f.Name, v)

@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"math"
 	"reflect"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ type fieldPlan struct {
 	// setInt, for an integer field, assigns a generated key as GORM's
 	// setter assigns an int64: converted to the field's type.
 	setInt func(row unsafe.Pointer, v int64)
+	// fitsInt64, for a uint or uint64 field (GORM's usual keys and foreign
+	// keys), reports whether the value fits an int64, as which pgx encodes
+	// it in binary (see valuesCopyable).
+	fitsInt64 func(row unsafe.Pointer) bool
 }
 
 // plans caches a fieldPlan per field of a model type. GORM parses a
@@ -89,7 +94,14 @@ func newFieldPlan(model reflect.Type, f *schema.Field) fieldPlan {
 		}
 	}
 	read, zero := readerAt(t, offset)
-	return fieldPlan{read: read, zero: zero, setInt: intSetterAt(t, offset)}
+	p := fieldPlan{read: read, zero: zero, setInt: intSetterAt(t, offset)}
+	switch t {
+	case reflect.TypeFor[uint]():
+		p.fitsInt64 = func(row unsafe.Pointer) bool { return uint64(*(*uint)(unsafe.Add(row, offset))) <= math.MaxInt64 }
+	case reflect.TypeFor[uint64]():
+		p.fitsInt64 = func(row unsafe.Pointer) bool { return *(*uint64)(unsafe.Add(row, offset)) <= math.MaxInt64 }
+	}
+	return p
 }
 
 // intSetterAt returns the int64 setter of an integer type at offset, or nil.
