@@ -103,6 +103,10 @@ func (r *registration) bulkOptions(db *gorm.DB) (Options, bool) {
 	if n := rows.Len(); n == 0 || (n == 1 && !explicit) {
 		return opts, false
 	}
+	if writesNoColumn(stmt) {
+		r.reasons.stepAside(db, "the bulk path", "GORM's own create", "the rows give no column to write, and GORM writes one row of defaults for them")
+		return opts, false
+	}
 	if r.dialect.lastInsertID && !hasReturning(stmt) {
 		if why := r.lastInsertIDKeys(db, opts); why != "" {
 			r.reasons.stepAside(db, "the bulk path", "GORM's own create", why)
@@ -161,11 +165,8 @@ func copyPays(stmt *gorm.Statement) bool {
 // 10 rows 0.77-0.90× GORM's speed on the servers (measured).
 func (r *registration) oneStatement(stmt *gorm.Statement, opts Options) bool {
 	rows := stmt.ReflectValue
-	n, elem := rows.Len(), rows.Type().Elem()
-	if elem.Kind() == reflect.Pointer {
-		elem = elem.Elem()
-	}
-	if stmt.Schema == nil || elem != stmt.Schema.ModelType {
+	n := rows.Len()
+	if stmt.Schema == nil || rowType(rows) != stmt.Schema.ModelType {
 		return false
 	}
 	c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
@@ -224,13 +225,14 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options, l *load) {
 		db.AddError(err)
 		return
 	}
-	w, err := r.newWriter(db, opts, l)
+	record := r.recordLeftToDB(stmt, opts)
+	w, err := r.newWriter(db, opts, l, record)
 	if err != nil {
 		db.AddError(err)
 		return
 	}
 	defer w.close()
-	affected, err := writeChunks(stmt, stmt.ReflectValue, w, r.recordLeftToDB(stmt, opts), l)
+	affected, err := writeChunks(stmt, stmt.ReflectValue, w, record, l)
 	if sql, vars := w.first(); sql != "" && !db.DryRun {
 		stmt.SQL.WriteString(sql)
 		stmt.Vars = vars
@@ -249,8 +251,9 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options, l *load) {
 // allows it and the options ask for it or leave the choice (copyPays),
 // else statements. GORM reads the clock once per
 // statement, so every chunk's rows get the time the single statement
-// would give them.
-func (r *registration) newWriter(db *gorm.DB, opts Options, l *load) (writer, error) {
+// would give them. The statements' read-back sees the call's shared structs
+// as the record has them (see leftToDB.beforeReadBack).
+func (r *registration) newWriter(db *gorm.DB, opts Options, l *load, record *leftToDB) (writer, error) {
 	now := db.NowFunc()
 	if opts.Method == LoadData || (opts.Method == AnyMethod && r.dialect.mysql.get().load != nil && db.Statement.ReflectValue.Len() >= loadMinRows) {
 		plan, why := r.planLoad(db, opts, now)
@@ -274,7 +277,9 @@ func (r *registration) newWriter(db *gorm.DB, opts Options, l *load) (writer, er
 			r.reasons.stepAside(db, "COPY", "the statement path", why)
 		}
 	}
-	return r.newStatementWriter(db, opts, now), nil
+	w := r.newStatementWriter(db, opts, now)
+	w.record = record
+	return w, nil
 }
 
 // writeChunks writes rows (the statement's, or a chunk another writer

@@ -154,8 +154,8 @@ func (r *registration) planCopy(db *gorm.DB, opts Options, now time.Time) (*copy
 			if plan.proveKeys = given == 0 && plan.seq.provable && !upsert; plan.proveKeys {
 				continue
 			}
-			if why := sharedRows(rows); why != "" {
-				return nil, why
+			if j, i, ok := sharedRows(rows); ok {
+				return nil, fmt.Sprintf("rows %d and %d are one struct, which keys drawn ahead cannot give two keys", j, i)
 			}
 			if col, ok := catalog[f.DBName]; !ok || col.identity == identityKey {
 				return nil, fmt.Sprintf("key %s is GENERATED ALWAYS: COPY cannot write it, and its sequence cannot prove which keys the rows got", f.DBName)
@@ -195,22 +195,22 @@ func (plan *copyPlan) keyLeftToSequence(stmt *gorm.Statement, catalog map[string
 	return written && given == 0 && col.seq != nil && col.seq.drawable && col.identity != identityKey
 }
 
-// sharedRows says why keys drawn ahead cannot go to the rows, or "": a
-// struct that appears twice among them holds only the key drawn last,
-// where each of its appearances is a row of its own.
-func sharedRows(rows reflect.Value) string {
+// sharedRows returns the first two rows that are one struct, shared by
+// pointer, and whether there are any: each appearance is a row of its own,
+// which the struct holds one key of.
+func sharedRows(rows reflect.Value) (first, second int, ok bool) {
 	if rows.Type().Elem().Kind() != reflect.Pointer {
-		return ""
+		return 0, 0, false
 	}
 	seen := make(map[uintptr]int, rows.Len())
 	for i := range rows.Len() {
 		p := rows.Index(i).Pointer()
 		if j, ok := seen[p]; ok {
-			return fmt.Sprintf("rows %d and %d are one struct, which keys drawn ahead cannot give two keys", j, i)
+			return j, i, true
 		}
 		seen[p] = i
 	}
-	return ""
+	return 0, 0, false
 }
 
 // copyable says why binary COPY cannot write a field's values as GORM's

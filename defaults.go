@@ -206,10 +206,44 @@ func createValues(stmt *gorm.Statement, rows reflect.Value, now time.Time, timeT
 		}
 		kept++
 	}
+	if kept == 0 && len(cols.dbDefaults) > 0 {
+		// No row of the chunk gives a column that rows of other chunks give
+		// (writesNoColumn sends calls with none to GORM): the chunk's rows
+		// take the database's default as GORM's statement gives them, not
+		// one row of defaults.
+		f := cols.dbDefaults[0]
+		values.Columns = append(values.Columns, clause.Column{Name: f.DBName})
+		for _, row := range values.Values {
+			row[0] = stmt.DefaultValueOf(f)
+		}
+		kept = 1
+	}
 	for i, row := range values.Values {
 		values.Values[i] = row[:kept]
 	}
 	return values
+}
+
+// writesNoColumn reports whether GORM's create writes no column for the
+// statement's rows: every column it would write is left to the database by
+// every row (a model of a generated key alone, say). GORM then writes one
+// row of defaults for the whole slice (INSERT … DEFAULT VALUES, MySQL's
+// VALUES()), and so does the bulk path, by leaving the call to GORM.
+func writesNoColumn(stmt *gorm.Statement) bool {
+	rows := stmt.ReflectValue
+	if stmt.Schema == nil || rowType(rows) != stmt.Schema.ModelType {
+		return false
+	}
+	cols := newInsertColumns(stmt, time.Time{})
+	if len(cols.fields) > 0 {
+		return false
+	}
+	for _, f := range cols.dbDefaults {
+		if zeroRows(stmt, f, rows, nil) < rows.Len() {
+			return false
+		}
+	}
+	return true
 }
 
 // defaulted reports, for a field the database defaults, whether the

@@ -740,6 +740,12 @@ type leftToDB struct {
 	// shared struct keeps the values of its first appearance; otherwise
 	// each appearance's values overwrite the last.
 	keepFirst bool
+	// held is what reset took from the chunk being written, which starts
+	// at row start.
+	held  []heldValue
+	start int
+	// shared is set where a struct appears twice among the rows.
+	shared bool
 }
 
 // recordLeftToDB records the rows of a call of pointers to structs, or
@@ -763,6 +769,9 @@ func (r *registration) recordLeftToDB(stmt *gorm.Statement, opts Options) *leftT
 			l.fields = append(l.fields, f)
 			l.plans = append(l.plans, planOf(stmt.Schema.ModelType, f))
 		}
+	}
+	if l.keepFirst {
+		_, _, l.shared = sharedRows(rows)
 	}
 	l.zero = make([]bool, rows.Len()*len(l.fields))
 	for i := range rows.Len() {
@@ -788,7 +797,11 @@ type heldValue struct {
 // those a shared struct got from an earlier chunk's read-back. The first
 // chunk's rows are as recorded: nothing has been read back before it.
 func (l *leftToDB) reset(start int, chunk reflect.Value) ([]heldValue, error) {
-	if l == nil || start == 0 {
+	if l == nil {
+		return nil, nil
+	}
+	l.start, l.held = start, nil
+	if start == 0 {
 		return nil, nil
 	}
 	var held []heldValue
@@ -809,7 +822,46 @@ func (l *leftToDB) reset(start int, chunk reflect.Value) ([]heldValue, error) {
 			}
 		}
 	}
+	l.held = held
 	return held, nil
+}
+
+// beforeReadBack runs once the chunk's statement is built, before GORM's
+// positional read-back of it (its RETURNING scan, its LastInsertId
+// arithmetic). Where that read-back passes over rows that already hold
+// their values, it gives the shared structs back what an earlier chunk read
+// into them, so that the read-back passes over them as over GORM's one
+// statement, where their first appearance holds its values by then.
+func (l *leftToDB) beforeReadBack() error {
+	if l == nil || !l.keepFirst {
+		return nil
+	}
+	return l.restore(l.held)
+}
+
+// passedOver counts, once beforeReadBack has run, the structs of the chunk
+// GORM's LastInsertId arithmetic gives keys (each once, at its first row
+// holding none) and the rows it passes over though the INSERT wrote them
+// for a key of the database's: a shared struct's later rows, in this chunk
+// or (holding an earlier chunk's key again) before it.
+func (l *leftToDB) passedOver(chunk reflect.Value) (keyed, passed int) {
+	if l == nil || !l.keepFirst || !l.shared {
+		return 0, 0
+	}
+	pk := l.stmt.Schema.PrioritizedPrimaryField
+	k := slices.Index(l.fields, pk)
+	if k < 0 {
+		return 0, 0
+	}
+	written := 0
+	for i := range chunk.Len() {
+		if l.zero[(l.start+i)*len(l.fields)+k] {
+			written++
+		}
+	}
+	structs := map[uintptr]bool{}
+	zeroRows(l.stmt, pk, chunk, func(i int) { structs[chunk.Index(i).Pointer()] = true })
+	return len(structs), written - len(structs)
 }
 
 // settle leaves in the shared structs of a written chunk what GORM's

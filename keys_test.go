@@ -1,6 +1,7 @@
 package bulk_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -700,69 +701,173 @@ type ShareLang struct {
 	Code string
 }
 
+// ShareTag's unique name makes a shared new tag's later rows conflict, so
+// GORM's DO NOTHING writes each tag once.
+type ShareTag struct {
+	ID   uint
+	Name string `gorm:"uniqueIndex;size:32"`
+}
+
 type ShareUser struct {
 	ID     uint
 	Name   string
 	LangID *uint
 	Lang   *ShareLang
 	Speaks []*ShareLang `gorm:"many2many:share_user_speaks"`
+	Tags   []*ShareTag  `gorm:"many2many:share_user_tags"`
 }
 
 // shareUsers gives n users new languages shared by pointer: GORM collects
 // a shared new target once per parent and writes it once per appearance.
-func shareUsers(n int) []ShareUser {
-	langs := make([]*ShareLang, 7)
+// Each language is first some users' (three in a row) and later others':
+// where GORM's read-back passes over a shared struct's later appearances,
+// the rows after them get other rows' keys, and their users' foreign keys
+// and join rows follow.
+func shareUsers(n, langCount int) []ShareUser {
+	langs := make([]*ShareLang, langCount)
 	for i := range langs {
 		langs[i] = &ShareLang{Code: fmt.Sprint("l", i)}
 	}
+	tags := make([]*ShareTag, max(1, n/3))
+	for i := range tags {
+		tags[i] = &ShareTag{Name: fmt.Sprint("t", i)}
+	}
 	users := make([]ShareUser, n)
 	for i := range users {
-		users[i] = ShareUser{Name: fmt.Sprint("user", i), Lang: langs[i%7], Speaks: []*ShareLang{langs[(i+2)%7], langs[(i+5)%7]}}
+		users[i] = ShareUser{Name: fmt.Sprint("user", i), Lang: langs[i/3%langCount],
+			Speaks: []*ShareLang{langs[(i+2)%langCount], langs[(i+5)%langCount]},
+			Tags:   []*ShareTag{tags[i/2%len(tags)], tags[i*5%len(tags)]}}
 	}
 	return users
 }
 
 // TestChunkingInvisible creates users whose new belongs-to and
 // many-to-many targets are shared by pointer, with chunks small enough
-// that a target appears in many. What each chunk writes is decided before
-// the first one's keys come back, so tables and structs are GORM's.
+// that a target appears in many, and at sizes where the fast paths write
+// the targets in chunks. What each chunk writes is decided before the
+// first one's keys come back, and GORM's read-back of the chunks goes on
+// from one into the next as over its one statement (keys it passes over
+// included), so tables and structs are GORM's. On MySQL InnoDB's unused
+// reservations leave gaps between keys (the guide's exception): there
+// the comparison is of what the keys point at.
 func TestChunkingInvisible(t *testing.T) {
-	tables := []string{"share_langs", "share_users", "share_user_speaks"}
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		plain := open(t)
-		auto := withPlugin(t, open(t), bulk.Config{Auto: true, BatchSize: 4})
-		run := func(db *gorm.DB) ([]ShareUser, [][]map[string]any) {
-			t.Helper()
-			if err := plain.Migrator().DropTable("share_user_speaks"); err != nil {
-				t.Fatal(err)
+		for _, size := range []struct{ users, langs, batch int }{{30, 7, 4}, {3000, 500, 700}} {
+			if testing.Short() && size.users > 100 {
+				continue
 			}
-			recreate(t, plain, &ShareLang{}, &ShareUser{})
-			users := shareUsers(30)
-			if err := db.Create(&users).Error; err != nil {
-				t.Fatal(err)
-			}
-			var out [][]map[string]any
-			for _, table := range tables {
-				out = append(out, tableRows(t, plain, table))
-			}
-			return users, out
-		}
-		want, wantTables := run(plain)
-		got, gotTables := run(auto)
-		for i, table := range tables {
-			if !reflect.DeepEqual(gotTables[i], wantTables[i]) {
-				t.Errorf("%s differs from GORM's: %d rows, GORM %d\n got %v\nwant %v", table, len(gotTables[i]), len(wantTables[i]), gotTables[i], wantTables[i])
-			}
-		}
-		for i := range got {
-			g, _ := json.Marshal(got[i])
-			w, _ := json.Marshal(want[i])
-			if string(g) != string(w) {
-				t.Errorf("user %d differs from GORM's\n got %s\nwant %s", i, g, w)
-				break
-			}
+			t.Run(fmt.Sprint(size.users, " users"), func(t *testing.T) {
+				chunkingInvisible(t, dialect, plain, withPlugin(t, open(t), bulk.Config{Auto: true, BatchSize: size.batch}), size.users, size.langs)
+			})
 		}
 	})
+}
+
+// chunkingInvisible is one size of TestChunkingInvisible.
+func chunkingInvisible(t *testing.T, dialect string, plain, auto *gorm.DB, users, langs int) {
+	tables := []string{"share_langs", "share_users", "share_user_speaks", "share_tags", "share_user_tags"}
+	run := func(db *gorm.DB) ([]ShareUser, [][]map[string]any) {
+		t.Helper()
+		if err := plain.Migrator().DropTable("share_user_speaks", "share_user_tags"); err != nil {
+			t.Fatal(err)
+		}
+		recreate(t, plain, &ShareLang{}, &ShareTag{}, &ShareUser{})
+		rows := shareUsers(users, langs)
+		if err := db.Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		var out [][]map[string]any
+		for _, table := range tables {
+			out = append(out, tableRows(t, plain, table))
+		}
+		if strings.HasPrefix(dialect, "mysql") {
+			return shareByCode(rows, out)
+		}
+		return rows, out
+	}
+	want, wantTables := run(plain)
+	got, gotTables := run(auto)
+	for i, table := range tables {
+		if !reflect.DeepEqual(gotTables[i], wantTables[i]) {
+			t.Errorf("%s differs from GORM's: %d rows, GORM %d\n got %.3000v\nwant %.3000v", table, len(gotTables[i]), len(wantTables[i]), gotTables[i], wantTables[i])
+		}
+	}
+	for i := range got {
+		g, _ := json.Marshal(got[i])
+		w, _ := json.Marshal(want[i])
+		if string(g) != string(w) {
+			t.Errorf("user %d differs from GORM's\n got %s\nwant %s", i, g, w)
+			break
+		}
+	}
+}
+
+// shareByCode replaces every key of a run of TestChunkingInvisible (in the
+// tables, the foreign keys, the join rows and the structs) by its rank in
+// its table, so that runs whose keys differ by gaps compare equal where
+// every key points at the same row.
+func shareByCode(users []ShareUser, tables [][]map[string]any) ([]ShareUser, [][]map[string]any) {
+	ranks := func(table []map[string]any) map[string]uint {
+		m := map[string]uint{}
+		for i, r := range table {
+			m[fmt.Sprint(r["id"])] = uint(i + 1)
+		}
+		return m
+	}
+	langs, people, tags := ranks(tables[0]), ranks(tables[1]), ranks(tables[3])
+	of := func(m map[string]uint, v any) any {
+		if v == nil {
+			return nil
+		}
+		return m[fmt.Sprint(v)]
+	}
+	for _, r := range tables[0] {
+		r["id"] = of(langs, r["id"])
+	}
+	for _, r := range tables[1] {
+		r["id"], r["lang_id"] = of(people, r["id"]), of(langs, r["lang_id"])
+	}
+	for _, r := range tables[3] {
+		r["id"] = of(tags, r["id"])
+	}
+	for k, target := range map[int]struct {
+		column string
+		ranks  map[string]uint
+	}{2: {"share_lang_id", langs}, 4: {"share_tag_id", tags}} {
+		for _, r := range tables[k] {
+			r["share_user_id"], r[target.column] = of(people, r["share_user_id"]), of(target.ranks, r[target.column])
+		}
+		slices.SortFunc(tables[k], func(a, b map[string]any) int {
+			return cmp.Or(cmp.Compare(a["share_user_id"].(uint), b["share_user_id"].(uint)), cmp.Compare(a[target.column].(uint), b[target.column].(uint)))
+		})
+	}
+	seen := map[any]bool{}
+	rank := func(l *ShareLang) {
+		if l != nil && !seen[l] {
+			seen[l] = true
+			l.ID = langs[fmt.Sprint(l.ID)]
+		}
+	}
+	for i := range users {
+		u := &users[i]
+		u.ID = people[fmt.Sprint(u.ID)]
+		if u.LangID != nil {
+			id := langs[fmt.Sprint(*u.LangID)]
+			u.LangID = &id
+		}
+		rank(u.Lang)
+		for _, l := range u.Speaks {
+			rank(l)
+		}
+		for _, tag := range u.Tags {
+			if !seen[tag] {
+				seen[tag] = true
+				tag.ID = tags[fmt.Sprint(tag.ID)]
+			}
+		}
+	}
+	return users, tables
 }
 
 // TestChunkingInvisibleFastPaths writes a slice in which each struct

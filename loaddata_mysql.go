@@ -200,6 +200,11 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 		case plan.step == 0:
 			return nil, "the keys cannot be proven: the server's auto_increment_increment could not be read"
 		default:
+			if j, i, ok := sharedRows(rows); ok && r.dialect.lastInsertID && !hasReturning(stmt) {
+				// GORM's arithmetic gives the struct its first row's key and
+				// passes over the later ones, which the statements keep.
+				return nil, fmt.Sprintf("rows %d and %d are one struct, which GORM's LastInsertId arithmetic gives its first row's key", j, i)
+			}
 			plan.key = f
 		}
 	}

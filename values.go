@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -27,11 +28,16 @@ func (l dialect) buildsAhead(stmt *gorm.Statement, rows reflect.Value) bool {
 	if !l.gormCreate || stmt.Schema == nil {
 		return false
 	}
+	return rowType(rows).Kind() == reflect.Struct
+}
+
+// rowType is the type of the rows' elements, pointers followed.
+func rowType(rows reflect.Value) reflect.Type {
 	elem := rows.Type().Elem()
 	for elem.Kind() == reflect.Pointer {
 		elem = elem.Elem()
 	}
-	return elem.Kind() == reflect.Struct
+	return elem
 }
 
 // sqlCache keeps the text of the last INSERT built. Chunks of one shape (the
@@ -41,6 +47,11 @@ func (l dialect) buildsAhead(stmt *gorm.Statement, rows reflect.Value) bool {
 // inserts (see unnest_postgres.go) have one text whatever the row count.
 type sqlCache struct {
 	key, sql string
+	// clauses are the statement's clauses as building the text left them:
+	// a reused text gets them too, as what follows reads them (MySQL's
+	// builder turns DO NOTHING into an update of the key, and GORM's
+	// read-back of it then passes over no row).
+	clauses map[string]clause.Clause
 	// arrays names, for the last INSERT built with arrays (its first
 	// Vars), each array's column and way; nil after a VALUES list.
 	arrays *unnestArrays
@@ -85,14 +96,15 @@ func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipR
 	// OVERRIDING SYSTEM VALUE replaces the VALUES clause's builder.
 	fmt.Fprintf(&key, "%d,%t,%t", rows, skipReturning, stmt.Clauses["VALUES"].Builder != nil)
 
-	switch {
-	case key.String() != c.key:
-	case unnest:
+	if key.String() == c.key {
+		for name, built := range c.clauses {
+			stmt.Clauses[name] = built
+		}
 		stmt.SQL.WriteString(c.sql)
-		stmt.Vars = arrays
-		return ""
-	default:
-		stmt.SQL.WriteString(c.sql)
+		if unnest {
+			stmt.Vars = arrays
+			return ""
+		}
 		stmt.Vars = flatVars(values)
 		return why
 	}
@@ -104,6 +116,8 @@ func (c *sqlCache) buildInsert(stmt *gorm.Statement, values clause.Values, skipR
 		bound = len(values.Values) * len(values.Columns)
 	}
 	c.key, c.sql = key.String(), stmt.SQL.String()
+	c.clauses = maps.Clone(stmt.Clauses)
+	delete(c.clauses, "VALUES") // the chunk's own
 	// A text whose clauses bound arguments of their own (UpdateAll's
 	// timestamps, a conflict's WHERE) is not reused: they would be lost.
 	if len(stmt.Vars) != bound {
@@ -259,6 +273,7 @@ type statementWriter struct {
 	types      map[string]pgColumn // PostgreSQL's catalog, for arrays
 	params     *pgParams           // how pgx would send the values, for arrays
 	sql        sqlCache
+	record     *leftToDB // the call's shared structs, for GORM's read-back
 	now        time.Time // the statement's one reading of the clock
 	reasons    *reasons
 
@@ -432,7 +447,28 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			w.reasons.stepAside(db, "arrays", "VALUES", why)
 		}
 	}
+	arithmetic := conn.dialect.lastInsertID && !execHere && !hasReturning(stmt) && w.match == nil
+	var keyed, passed int // the rows GORM's arithmetic gives keys, and those it passes over
+	if ownBuild && (!execHere || across) {
+		tx.AddError(w.record.beforeReadBack())
+		if arithmetic {
+			keyed, passed = w.record.passedOver(stmt.ReflectValue)
+		}
+	}
+	user := stmt.Result
+	if passed > 0 && arithmetic {
+		stmt.Result = gorm.WithResult()
+	}
 	w.create(tx)
+	if result := stmt.Result; result != user {
+		stmt.Result = user
+		if user != nil {
+			user.Result, user.RowsAffected = result.Result, result.RowsAffected
+		}
+		if tx.Error == nil {
+			tx.AddError(w.handOn(stmt, result.Result, chunk.Len(), keyed, passed))
+		}
+	}
 	if conn.dialect.lastInsertID && !execHere && tx.Error == nil && !hasReturning(stmt) {
 		if w.match != nil {
 			tx.AddError(w.match.setKeys(stmt, values, stmt.ReflectValue))
@@ -550,21 +586,68 @@ func skipsRows(stmt *gorm.Statement, chunk reflect.Value) bool {
 // makes for associations, reading each chunk's returned rows into the rows
 // from where the last read stopped keeps GORM's structs, and the join rows
 // and foreign keys GORM builds from them (a create of the user's own reads
-// by scanCounting, or by keys drawn ahead). It returns the rows the read
+// by scanCounting, or by keys drawn ahead). The read also passes over the
+// rows that hold their key already (a struct shared by pointer, from its
+// second appearance on: see leftToDB.beforeReadBack), and so can reach into
+// the rows of the chunks after this one, as over GORM's one statement; the
+// record writes those rows as it has them. It returns the rows the read
 // went over, as GORM counts them.
 func (w *statementWriter) scanOn(tx *gorm.DB, n int) (int64, error) {
 	stmt := tx.Statement
+	chunk, end := stmt.ReflectValue, w.offset+n
+	if w.record != nil {
+		end = w.db.Statement.ReflectValue.Len()
+	}
+	if w.scanFrom == end {
+		// The read went over every row already, and GORM's stops there
+		// (its Scan would take an empty slice for one to fill).
+		_, err := w.conn.ExecContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
+		return 0, err
+	}
 	rows, err := w.conn.QueryContext(stmt.Context, stmt.SQL.String(), stmt.Vars...)
 	if err != nil {
 		return 0, err
 	}
 	defer rows.Close()
-	chunk := stmt.ReflectValue
-	stmt.ReflectValue = w.db.Statement.ReflectValue.Slice(w.scanFrom, w.offset+n)
+	stmt.ReflectValue = w.db.Statement.ReflectValue.Slice(w.scanFrom, end)
 	gorm.Scan(rows, tx, gorm.ScanUpdate|gorm.ScanOnConflictDoNothing)
 	stmt.ReflectValue = chunk
 	w.scanFrom += int(tx.RowsAffected)
 	return tx.RowsAffected, rows.Close()
+}
+
+// handOn gives on the keys of the chunk's rows that GORM's LastInsertId
+// arithmetic passed over (shared structs holding an earlier chunk's key,
+// see leftToDB.beforeReadBack): over GORM's one statement the arithmetic
+// goes on counting into the rows after them, so the keys the chunk's
+// INSERT drew after the keyed rows' go to the next rows of the call that
+// hold none, in order; the record writes those rows as it has them. The
+// chunk's INSERT wrote keyed+passed rows that left their key to the
+// database, from result's LastInsertId up by the server's step.
+func (w *statementWriter) handOn(stmt *gorm.Statement, result sql.Result, n, keyed, passed int) error {
+	first, err := result.LastInsertId()
+	if err != nil || first == 0 {
+		return err
+	}
+	pk := stmt.Schema.PrioritizedPrimaryField
+	step := w.conn.dialect.mysql.get().step
+	if step == 0 {
+		step = pk.AutoIncrementIncrement
+	}
+	rows := w.db.Statement.ReflectValue
+	next := first + int64(keyed)*step
+	for i := w.offset + n; i < rows.Len() && passed > 0; i++ {
+		row := reflect.Indirect(rows.Index(i))
+		if _, zero := pk.ValueOf(stmt.Context, row); !zero {
+			continue
+		}
+		if err := pk.Set(stmt.Context, row, next); err != nil {
+			return err
+		}
+		next += step
+		passed--
+	}
+	return nil
 }
 
 // conflictsOnlyOn reports whether the statement is no upsert, or one

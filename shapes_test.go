@@ -1,0 +1,285 @@
+package bulk_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gormbulk/bulk"
+)
+
+// The shape models are the less usual ways GORM models are written: a key
+// alone, small integer keys, gorm.Model, reserved words and other names
+// that need quoting, a serializer that turns an integer into a time, an
+// embedded pointer whose fields have defaults, a schema-qualified table,
+// hooks that set fields, and associations that are polymorphic,
+// self-referential or nested three deep.
+
+// ShapeKeyOnly has no column but its generated key: GORM writes one row of
+// defaults for any number of structs (INSERT … DEFAULT VALUES, MySQL's
+// VALUES()), and only where some row gives a key does it write them all.
+type ShapeKeyOnly struct {
+	ID uint `gorm:"primaryKey"`
+}
+
+type ShapeSmallKey struct {
+	ID   int16 `gorm:"primaryKey"`
+	Name string
+}
+
+type ShapeModel struct {
+	gorm.Model
+	Name  string
+	Price float64
+}
+
+type ShapeQuoted struct {
+	ID    uint   `gorm:"primaryKey;column:Id"`
+	Order int    `gorm:"column:order"`
+	Group string `gorm:"column:group;size:32"`
+	Mixed string `gorm:"column:Mixed Case;size:32"`
+	When  int64  `gorm:"column:when;serializer:unixtime;type:timestamp"`
+}
+
+type shapeStyle struct {
+	Color string `gorm:"size:16;default:blue"`
+	Size  int    `gorm:"default:7"`
+}
+
+type ShapeStyled struct {
+	ID uint `gorm:"primaryKey"`
+	*shapeStyle
+	Name string
+}
+
+// shapeSchema is the schema ShapeQualified's table is named in, per
+// dialect (SQLite's main database, MySQL's test database).
+var shapeSchema string
+
+type ShapeQualified struct {
+	ID   uint
+	Name string
+}
+
+func (ShapeQualified) TableName() string { return shapeSchema + ".shape_qualifieds" }
+
+type ShapeHooked struct {
+	ID    int `gorm:"primaryKey"`
+	Name  string
+	Upper string
+	Seen  int `gorm:"-"`
+}
+
+func (h *ShapeHooked) BeforeCreate(*gorm.DB) error { h.Upper = strings.ToUpper(h.Name); return nil }
+func (h *ShapeHooked) AfterCreate(*gorm.DB) error  { h.Seen = h.ID * 2; return nil }
+
+type ShapeToy struct {
+	ID        uint `gorm:"primaryKey"`
+	Name      string
+	OwnerID   uint
+	OwnerType string
+}
+
+type ShapeKid struct {
+	ID   uint `gorm:"primaryKey"`
+	Name string
+	Toys []ShapeToy `gorm:"polymorphic:Owner"`
+	Pet  *ShapeToy  `gorm:"polymorphic:Owner"`
+}
+
+type ShapeEmployee struct {
+	ID        uint `gorm:"primaryKey"`
+	Name      string
+	ManagerID *uint
+	Manager   *ShapeEmployee
+	Reports   []ShapeEmployee `gorm:"foreignKey:ManagerID"`
+}
+
+type ShapeAuthor struct {
+	ID    uint `gorm:"primaryKey"`
+	Name  string
+	Books []ShapeBook
+}
+
+type ShapeBook struct {
+	ID            uint `gorm:"primaryKey"`
+	ShapeAuthorID uint
+	Title         string
+	Chapters      []ShapeChapter
+}
+
+type ShapeChapter struct {
+	ID          uint `gorm:"primaryKey"`
+	ShapeBookID uint
+	Title       string
+	Echo        uint `gorm:"-"` // the key AfterCreate saw
+}
+
+func (c *ShapeChapter) AfterCreate(*gorm.DB) error { c.Echo = c.ID; return nil }
+
+// shapeCase is one model (and its associations' models), with the tables
+// they fill and fresh rows to create.
+type shapeCase struct {
+	name   string
+	models []any
+	tables []string
+	rows   func() any
+}
+
+func shapeRows[T any](n int, row func(i int) T) func() any {
+	return func() any {
+		rows := make([]T, n)
+		for i := range rows {
+			rows[i] = row(i)
+		}
+		return &rows
+	}
+}
+
+func shapeCases() []shapeCase {
+	epoch := time.Date(2024, 3, 1, 2, 3, 4, 0, time.UTC).Unix()
+	keyOnly := func(n int, given func(i int) bool) shapeCase {
+		return shapeCase{models: []any{&ShapeKeyOnly{}}, tables: []string{"shape_key_onlies"}, rows: shapeRows(n, func(i int) ShapeKeyOnly {
+			if given(i) {
+				return ShapeKeyOnly{ID: uint(100000 + i)}
+			}
+			return ShapeKeyOnly{}
+		})}
+	}
+	cases := []shapeCase{
+		keyOnly(5, func(int) bool { return false }),
+		keyOnly(1300, func(int) bool { return false }),
+		// Chunks of 7 without a given key write no column of their own.
+		keyOnly(1300, func(i int) bool { return i%500 == 3 }),
+		{models: []any{&ShapeSmallKey{}}, tables: []string{"shape_small_keys"}, rows: shapeRows(1300, func(i int) ShapeSmallKey {
+			return ShapeSmallKey{Name: fmt.Sprint(i)}
+		})},
+		{models: []any{&ShapeModel{}}, tables: []string{"shape_models"}, rows: shapeRows(300, func(i int) ShapeModel {
+			r := ShapeModel{Name: fmt.Sprint(i), Price: float64(i) / 8}
+			if i%7 == 0 {
+				r.CreatedAt = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+			}
+			return r
+		})},
+		{models: []any{&ShapeQuoted{}}, tables: []string{"shape_quoteds"}, rows: shapeRows(300, func(i int) ShapeQuoted {
+			return ShapeQuoted{Order: i, Group: "g", Mixed: "M", When: epoch + int64(i)}
+		})},
+		{models: []any{&ShapeStyled{}}, tables: []string{"shape_styleds"}, rows: shapeRows(300, func(i int) ShapeStyled {
+			r := ShapeStyled{Name: fmt.Sprint(i)}
+			if i%2 == 0 {
+				r.shapeStyle = &shapeStyle{Color: "red"}
+			}
+			return r
+		})},
+		{models: []any{&ShapeQualified{}}, tables: []string{"shape_qualifieds"}, rows: shapeRows(300, func(i int) ShapeQualified {
+			return ShapeQualified{Name: fmt.Sprint(i)}
+		})},
+		{models: []any{&ShapeHooked{}}, tables: []string{"shape_hookeds"}, rows: shapeRows(300, func(i int) *ShapeHooked {
+			return &ShapeHooked{Name: fmt.Sprint("h", i)}
+		})},
+		{models: []any{&ShapeKid{}, &ShapeToy{}}, tables: []string{"shape_kids", "shape_toys"}, rows: shapeRows(300, func(i int) ShapeKid {
+			r := ShapeKid{Name: fmt.Sprint("k", i), Toys: []ShapeToy{{Name: "a"}, {Name: "b"}}}
+			if i%2 == 0 {
+				r.Pet = &ShapeToy{Name: "pet"}
+			}
+			return r
+		})},
+		{models: []any{&ShapeEmployee{}}, tables: []string{"shape_employees"}, rows: shapeRows(200, func(i int) ShapeEmployee {
+			r := ShapeEmployee{Name: fmt.Sprint("e", i), Reports: []ShapeEmployee{{Name: fmt.Sprint("r", i)}}}
+			if i%3 == 0 {
+				r.Manager = &ShapeEmployee{Name: fmt.Sprint("m", i)}
+			}
+			return r
+		})},
+		{models: []any{&ShapeAuthor{}, &ShapeBook{}, &ShapeChapter{}}, tables: []string{"shape_authors", "shape_books", "shape_chapters"}, rows: shapeRows(200, func(i int) ShapeAuthor {
+			return ShapeAuthor{Name: fmt.Sprint("a", i), Books: []ShapeBook{{Title: "b1", Chapters: []ShapeChapter{{Title: "c1"}, {Title: "c2"}}}, {Title: "b2"}}}
+		})},
+	}
+	for i := range cases[:3] {
+		cases[i].name = fmt.Sprint("key only ", []string{"5 rows", "1300 rows", "some keys given"}[i])
+	}
+	for i := range cases[3:] {
+		cases[3+i].name = strings.TrimPrefix(reflect.TypeOf(cases[3+i].models[0]).Elem().Name(), "Shape")
+	}
+	return cases
+}
+
+// TestParityShapes creates each shape with GORM and with the plugin, in
+// Auto mode, in chunks of 7, by statements, with prepared statements and
+// without GORM's transaction, and requires GORM's tables, structs and
+// RowsAffected.
+func TestParityShapes(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		shapeSchema = map[string]string{"sqlite": "main", "postgres": "public"}[dialect]
+		if shapeSchema == "" {
+			shapeSchema = "test"
+		}
+		plain := open(t)
+		auto := withPlugin(t, open(t), bulk.Config{Auto: true})
+		runs := []struct {
+			name string
+			db   *gorm.DB
+		}{
+			{"auto", auto},
+			{"batch 7", auto.Clauses(bulk.Options{BatchSize: 7}).Session(&gorm.Session{})},
+			{"values", auto.Clauses(bulk.Options{Method: bulk.Values}).Session(&gorm.Session{})},
+			{"prepared", withPlugin(t, open(t, &gorm.Config{PrepareStmt: true}), bulk.Config{Auto: true})},
+			{"no transaction", withPlugin(t, open(t, &gorm.Config{SkipDefaultTransaction: true}), bulk.Config{Auto: true})},
+		}
+		for _, c := range shapeCases() {
+			t.Run(c.name, func(t *testing.T) {
+				run := func(db *gorm.DB) (any, *gorm.DB, [][]map[string]any) {
+					t.Helper()
+					recreate(t, plain, c.models...)
+					rows := c.rows()
+					result := db.Create(rows)
+					var tables [][]map[string]any
+					for _, table := range c.tables {
+						tables = append(tables, tableRows(t, plain, table))
+					}
+					return rows, result, tables
+				}
+				want, wantResult, wantTables := run(plain)
+				if wantResult.Error != nil {
+					t.Fatalf("plain GORM: %v", wantResult.Error)
+				}
+				for _, r := range runs {
+					got, result, gotTables := run(r.db)
+					if result.Error != nil {
+						t.Errorf("%s: %v", r.name, result.Error)
+						continue
+					}
+					if result.RowsAffected != wantResult.RowsAffected {
+						t.Errorf("%s: RowsAffected %d, GORM %d", r.name, result.RowsAffected, wantResult.RowsAffected)
+					}
+					sameRows(t, r.name, got, want)
+					for i, table := range c.tables {
+						if !reflect.DeepEqual(gotTables[i], wantTables[i]) {
+							t.Errorf("%s: %s differs from GORM's: %d rows, GORM %d\n got %.2000v\nwant %.2000v", r.name, table, len(gotTables[i]), len(wantTables[i]), gotTables[i], wantTables[i])
+						}
+					}
+				}
+			})
+		}
+	})
+}
+
+// sameRows compares two pointers to slices of rows, and names the first
+// row that differs, as JSON (which follows pointers).
+func sameRows(t *testing.T, run string, got, want any) {
+	t.Helper()
+	g, w := reflect.ValueOf(got).Elem(), reflect.ValueOf(want).Elem()
+	for i := range w.Len() {
+		if !reflect.DeepEqual(g.Index(i).Interface(), w.Index(i).Interface()) {
+			gj, _ := json.Marshal(g.Index(i).Interface())
+			wj, _ := json.Marshal(w.Index(i).Interface())
+			t.Errorf("%s: row %d differs from GORM's\n got %s\nwant %s", run, i, gj, wj)
+			return
+		}
+	}
+}
