@@ -3,6 +3,7 @@ package bulk
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -232,6 +233,14 @@ func createValues(stmt *gorm.Statement, rows reflect.Value, now time.Time, timeT
 func writesNoColumn(stmt *gorm.Statement) bool {
 	rows := stmt.ReflectValue
 	if stmt.Schema == nil || rowType(rows) != stmt.Schema.ModelType {
+		return false
+	}
+	// Without Select or Omit, a model with a field the database does not
+	// default writes it (newInsertColumns), whatever the rows hold: most
+	// models, told without resolving the columns on every call.
+	if len(stmt.Selects) == 0 && len(stmt.Omits) == 0 && slices.ContainsFunc(stmt.Schema.Fields, func(f *schema.Field) bool {
+		return f.DBName != "" && f.Creatable && (!f.HasDefaultValue || f.DefaultValueInterface != nil)
+	}) {
 		return false
 	}
 	cols := newInsertColumns(stmt, time.Time{})
