@@ -447,7 +447,10 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			w.reasons.stepAside(db, "arrays", "VALUES", why)
 		}
 	}
-	arithmetic := conn.dialect.lastInsertID && !execHere && !hasReturning(stmt) && w.match == nil
+	// Without RETURNING, GORM's handler gives the keys by LastInsertId
+	// arithmetic, which the rows' unique key replaces where it can (match).
+	lastInsertID := conn.dialect.lastInsertID && !execHere && !hasReturning(stmt)
+	arithmetic := lastInsertID && w.match == nil
 	var keyed, passed int // the rows GORM's arithmetic gives keys, and those it passes over
 	if ownBuild && (!execHere || across) {
 		tx.AddError(w.record.beforeReadBack())
@@ -469,7 +472,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			tx.AddError(w.handOn(stmt, result.Result, chunk.Len(), keyed, passed))
 		}
 	}
-	if conn.dialect.lastInsertID && !execHere && tx.Error == nil && !hasReturning(stmt) {
+	if lastInsertID && tx.Error == nil {
 		if w.match != nil {
 			tx.AddError(w.match.setKeys(stmt, values, stmt.ReflectValue))
 		} else {
