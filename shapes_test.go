@@ -1,9 +1,11 @@
 package bulk_test
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +283,183 @@ func sameRows(t *testing.T, run string, got, want any) {
 			t.Errorf("%s: row %d differs from GORM's\n got %s\nwant %s", run, i, gj, wj)
 			return
 		}
+	}
+}
+
+// The Full models have every kind of association GORM writes.
+
+type FullUser struct {
+	gorm.Model
+	Name          string
+	Age           uint
+	Birthday      *time.Time
+	Account       FullAccount
+	Pets          []*FullPet
+	Toys          []FullToy `gorm:"polymorphic:Owner"`
+	FullCompanyID *int
+	FullCompany   FullCompany
+	ManagerID     *uint
+	Manager       *FullUser
+	Team          []FullUser     `gorm:"foreignkey:ManagerID"`
+	Languages     []FullLanguage `gorm:"many2many:FullUserSpeak;"`
+	Friends       []*FullUser    `gorm:"many2many:full_user_friends;"`
+	Active        bool
+}
+
+type FullAccount struct {
+	gorm.Model
+	FullUserID sql.NullInt64
+	Number     string
+}
+
+type FullPet struct {
+	gorm.Model
+	FullUserID *uint
+	Name       string
+	Toy        FullToy `gorm:"polymorphic:Owner;"`
+}
+
+type FullToy struct {
+	gorm.Model
+	Name      string
+	OwnerID   string
+	OwnerType string
+}
+
+type FullCompany struct {
+	ID   int
+	Name string
+}
+
+type FullLanguage struct {
+	Code string `gorm:"primarykey"`
+	Name string
+}
+
+// fullUsers gives n users two of each has-many and many-to-many (the
+// languages seven in all, so most already exist), a company of their own
+// and every third a manager.
+func fullUsers(n int) []FullUser {
+	birthday := time.Date(2000, 1, 2, 3, 4, 5, 0, time.UTC)
+	users := make([]FullUser, n)
+	for i := range users {
+		u := FullUser{Name: fmt.Sprint("u", i), Age: uint(i), Birthday: &birthday, Active: i%2 == 0,
+			Account:     FullAccount{Number: fmt.Sprint("a", i)},
+			FullCompany: FullCompany{Name: fmt.Sprint("c", i%5)},
+		}
+		for k := 0; k < 2; k++ {
+			u.Pets = append(u.Pets, &FullPet{Name: fmt.Sprint("p", i, k), Toy: FullToy{Name: fmt.Sprint("pt", i, k)}})
+			u.Toys = append(u.Toys, FullToy{Name: fmt.Sprint("t", i, k)})
+			u.Team = append(u.Team, FullUser{Name: fmt.Sprint("team", i, k)})
+			u.Languages = append(u.Languages, FullLanguage{Code: fmt.Sprint("l", (i+k)%7), Name: "x"})
+			u.Friends = append(u.Friends, &FullUser{Name: fmt.Sprint("f", i, k)})
+		}
+		if i%3 == 0 {
+			u.Manager = &FullUser{Name: fmt.Sprint("m", i)}
+		}
+		users[i] = u
+	}
+	return users
+}
+
+// TestParityEveryAssociation creates users with every kind of association
+// at once, as GORM's own test models have them: has-one with a
+// sql.NullInt64 foreign key, has-many of pointers whose rows have a
+// polymorphic has-one, polymorphic has-many with a string foreign key,
+// belongs-to, a self-referential belongs-to and has-many, many-to-many to
+// another table and to the users' own. Tables and structs are GORM's; on
+// MySQL, whose keys may differ by InnoDB's gaps, every table with its
+// keys and foreign keys replaced by the keys' ranks.
+func TestParityEveryAssociation(t *testing.T) {
+	models := []any{&FullUser{}, &FullAccount{}, &FullPet{}, &FullToy{}, &FullCompany{}, &FullLanguage{}}
+	tables := []string{"full_users", "full_accounts", "full_pets", "full_toys", "full_companies", "full_languages", "full_user_speaks", "full_user_friends"}
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain := open(t)
+		auto := withPlugin(t, open(t), bulk.Config{Auto: true})
+		for _, size := range []struct{ users, batch int }{{40, 0}, {40, 7}, {1500, 0}, {1500, 700}} {
+			if testing.Short() && size.users > 100 {
+				continue
+			}
+			t.Run(fmt.Sprint(size.users, " users, batch ", size.batch), func(t *testing.T) {
+				run := func(db *gorm.DB) ([]FullUser, [][]map[string]any) {
+					t.Helper()
+					if err := plain.Migrator().DropTable("full_user_speaks", "full_user_friends"); err != nil {
+						t.Fatal(err)
+					}
+					recreate(t, plain, models...)
+					users := fullUsers(size.users)
+					if err := db.Create(&users).Error; err != nil {
+						t.Fatal(err)
+					}
+					var out [][]map[string]any
+					for _, table := range tables {
+						out = append(out, tableRows(t, plain, table))
+					}
+					return users, out
+				}
+				want, wantTables := run(plain)
+				got, gotTables := run(auto.Clauses(bulk.Options{BatchSize: size.batch}))
+				if strings.HasPrefix(dialect, "mysql") {
+					fullRanks(wantTables)
+					fullRanks(gotTables)
+				} else {
+					sameRows(t, "plugin", &got, &want)
+				}
+				for i, table := range tables {
+					if !reflect.DeepEqual(gotTables[i], wantTables[i]) {
+						t.Errorf("%s differs from GORM's: %d rows, GORM %d\n got %.2000v\nwant %.2000v", table, len(gotTables[i]), len(wantTables[i]), gotTables[i], wantTables[i])
+					}
+				}
+			})
+		}
+	})
+}
+
+// fullRanks replaces the keys in a TestParityEveryAssociation run's tables
+// (users, accounts, pets, toys, companies, languages, the two join tables),
+// and the foreign keys that hold them, by their ranks in their tables.
+func fullRanks(tables [][]map[string]any) {
+	rank := map[int]map[string]any{}
+	for _, k := range []int{0, 1, 2, 3, 4} {
+		rank[k] = map[string]any{}
+		for i, r := range tables[k] {
+			rank[k][fmt.Sprint(r["id"])] = i + 1
+		}
+	}
+	of := func(k int, v any) any {
+		if v == nil {
+			return nil
+		}
+		return rank[k][fmt.Sprint(v)]
+	}
+	for _, k := range []int{0, 1, 2, 3, 4} {
+		for _, r := range tables[k] {
+			r["id"] = of(k, r["id"])
+		}
+	}
+	for _, r := range tables[0] {
+		r["manager_id"], r["full_company_id"] = of(0, r["manager_id"]), of(4, r["full_company_id"])
+	}
+	for _, r := range tables[1] {
+		r["full_user_id"] = of(0, r["full_user_id"])
+	}
+	for _, r := range tables[2] {
+		r["full_user_id"] = of(0, r["full_user_id"])
+	}
+	for _, r := range tables[3] {
+		if fmt.Sprint(r["owner_type"]) == "full_users" {
+			r["owner_id"] = of(0, r["owner_id"])
+		} else {
+			r["owner_id"] = of(2, r["owner_id"])
+		}
+	}
+	for _, r := range tables[6] {
+		r["full_user_id"] = of(0, r["full_user_id"])
+	}
+	for _, r := range tables[7] {
+		r["full_user_id"], r["friend_id"] = of(0, r["full_user_id"]), of(0, r["friend_id"])
+	}
+	for _, k := range []int{6, 7} {
+		slices.SortFunc(tables[k], func(a, b map[string]any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
 	}
 }
