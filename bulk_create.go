@@ -256,7 +256,7 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options, l *load) {
 func (r *registration) newWriter(db *gorm.DB, opts Options, l *load, record *leftToDB) (writer, error) {
 	now := db.NowFunc()
 	if opts.Method == LoadData || (opts.Method == AnyMethod && r.dialect.mysql.get().load != nil && db.Statement.ReflectValue.Len() >= loadMinRows) {
-		plan, why := r.planLoad(db, opts, now)
+		plan, why := r.planLoad(db, opts, now, record)
 		switch {
 		case plan != nil:
 			return r.newLoadWriter(db, plan, opts, now), nil

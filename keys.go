@@ -839,13 +839,17 @@ func (l *leftToDB) beforeReadBack() error {
 	return l.restore(l.held)
 }
 
+// passesOver reports whether GORM's read-back passes over rows of the call
+// that hold their key: keepFirst, and a struct twice among the rows.
+func (l *leftToDB) passesOver() bool { return l != nil && l.keepFirst && l.shared }
+
 // passedOver counts, once beforeReadBack has run, the structs of the chunk
 // GORM's LastInsertId arithmetic gives keys (each once, at its first row
 // holding none) and the rows it passes over though the INSERT wrote them
 // for a key of the database's: a shared struct's later rows, in this chunk
 // or (holding an earlier chunk's key again) before it.
 func (l *leftToDB) passedOver(chunk reflect.Value) (keyed, passed int) {
-	if l == nil || !l.keepFirst || !l.shared {
+	if !l.passesOver() {
 		return 0, 0
 	}
 	pk := l.stmt.Schema.PrioritizedPrimaryField

@@ -107,7 +107,7 @@ type loadPlan struct {
 
 // planLoad returns how to load the statement's rows, or why LOAD DATA
 // cannot give GORM's result.
-func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*loadPlan, string) {
+func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time, record *leftToDB) (*loadPlan, string) {
 	stmt := db.Statement
 	server := r.dialect.mysql.get()
 	l := server.load
@@ -200,10 +200,11 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time) (*load
 		case plan.step == 0:
 			return nil, "the keys cannot be proven: the server's auto_increment_increment could not be read"
 		default:
-			if j, i, ok := sharedRows(rows); ok && r.dialect.lastInsertID && !hasReturning(stmt) {
-				// GORM's arithmetic gives the struct its first row's key and
-				// passes over the later ones, which the statements keep.
-				return nil, fmt.Sprintf("rows %d and %d are one struct, which GORM's LastInsertId arithmetic gives its first row's key", j, i)
+			if record.passesOver() {
+				// GORM's arithmetic gives a struct twice among the rows its
+				// first row's key and passes over the later ones, which the
+				// statements keep.
+				return nil, "a struct appears twice among the rows, and GORM's LastInsertId arithmetic gives it its first row's key"
 			}
 			plan.key = f
 		}
