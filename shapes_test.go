@@ -19,7 +19,8 @@ import (
 // alone, small integer keys, gorm.Model, reserved words and other names
 // that need quoting, a serializer that turns an integer into a time, an
 // embedded pointer whose fields have defaults, a schema-qualified table,
-// hooks that set fields, and associations that are polymorphic,
+// hooks that set fields, associations that refer to a column other than
+// the key, keys of a named type, and associations that are polymorphic,
 // self-referential or nested three deep.
 
 // ShapeKeyOnly has no column but its generated key: GORM writes one row of
@@ -124,6 +125,37 @@ type ShapeChapter struct {
 
 func (c *ShapeChapter) AfterCreate(*gorm.DB) error { c.Echo = c.ID; return nil }
 
+// ShapeHolder's has-many and has-one refer to its code, not its key.
+type ShapeHolder struct {
+	ID      uint
+	Code    string          `gorm:"uniqueIndex;size:32"`
+	Entries []ShapeEntry    `gorm:"foreignKey:HolderCode;references:Code"`
+	Card    *ShapeCard      `gorm:"foreignKey:OwnerCode;references:Code"`
+	Ledger  ShapeLedgerID   // a named key type as a plain column
+	Notes   []ShapeNamedKey `gorm:"foreignKey:HolderID"`
+}
+
+type ShapeEntry struct {
+	ID         uint
+	HolderCode string `gorm:"size:32"`
+	Amount     int
+}
+
+type ShapeCard struct {
+	ID        uint
+	OwnerCode string `gorm:"size:32"`
+	Number    string
+}
+
+type ShapeLedgerID uint64
+
+// ShapeNamedKey has a key of a named type and a pointer foreign key.
+type ShapeNamedKey struct {
+	ID       ShapeLedgerID `gorm:"primaryKey"`
+	HolderID *uint
+	Text     string
+}
+
 // shapeCase is one model (and its associations' models), with the tables
 // they fill and fresh rows to create.
 type shapeCase struct {
@@ -191,6 +223,14 @@ func shapeCases() []shapeCase {
 			}
 			return r
 		})},
+		{models: []any{&ShapeHolder{}, &ShapeEntry{}, &ShapeCard{}, &ShapeNamedKey{}}, tables: []string{"shape_holders", "shape_entries", "shape_cards", "shape_named_keys"},
+			rows: shapeRows(300, func(i int) ShapeHolder {
+				r := ShapeHolder{Code: fmt.Sprint("c", i), Ledger: ShapeLedgerID(i * 3), Entries: []ShapeEntry{{Amount: i}, {Amount: -i}}, Notes: []ShapeNamedKey{{Text: "n"}}}
+				if i%2 == 0 {
+					r.Card = &ShapeCard{Number: fmt.Sprint("n", i)}
+				}
+				return r
+			})},
 		{models: []any{&ShapeEmployee{}}, tables: []string{"shape_employees"}, rows: shapeRows(200, func(i int) ShapeEmployee {
 			r := ShapeEmployee{Name: fmt.Sprint("e", i), Reports: []ShapeEmployee{{Name: fmt.Sprint("r", i)}}}
 			if i%3 == 0 {
