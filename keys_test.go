@@ -872,10 +872,11 @@ func shareByCode(users []ShareUser, tables [][]map[string]any) ([]ShareUser, [][
 
 // TestChunkingInvisibleFastPaths writes a slice in which each struct
 // appears three times, a chunk apart, at sizes that take each dialect's
-// fast path in chunks (COPY, LOAD DATA, rowid keys): every appearance is
-// written as GORM's one statement writes it, with its key left to the
-// database though an earlier chunk read one back, and each struct ends
-// with the key GORM's read-back leaves it.
+// fast path in chunks (COPY, LOAD DATA, rowid keys; without RETURNING
+// statements, as LOAD DATA steps aside for shared structs there): every
+// appearance is written as GORM's one statement writes it, with its key
+// left to the database though an earlier chunk read one back, and each
+// struct ends with the key GORM's read-back leaves it.
 func TestChunkingInvisibleFastPaths(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		plain := open(t)
