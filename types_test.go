@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"net/url"
 	"path/filepath"
 	"reflect"
@@ -19,6 +20,7 @@ import (
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -361,6 +363,20 @@ type TmUUIDDefault struct {
 	ID int64  `gorm:"primaryKey"`
 	U  string `gorm:"type:uuid;default:gen_random_uuid()"`
 	N  int
+}
+
+// TmPgtype holds pgx's own types, which pgx encodes in binary and GORM
+// passes through as they are (Valid false is NULL).
+type TmPgtype struct {
+	ID   int64 `gorm:"primaryKey"`
+	Txt  pgtype.Text
+	Num  pgtype.Numeric `gorm:"type:numeric(20,4)"`
+	At   pgtype.Timestamptz
+	U    pgtype.UUID `gorm:"type:uuid"`
+	I8   pgtype.Int8
+	Flag pgtype.Bool
+	Day  pgtype.Date
+	F    pgtype.Float8
 }
 
 type TmInet struct {
@@ -722,6 +738,20 @@ func tmCases() []*tmCase {
 		})},
 		{name: "uuid-db-default", on: tmPG, random: [][2]string{{"U", "u"}}, model: &TmUUIDDefault{}, rows: tmRows(10, func(i int) TmUUIDDefault {
 			return TmUUIDDefault{N: i, U: tmBadAt(i, "", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11")}
+		})},
+		{name: "pgtype", on: tmPG, one: 1, model: &TmPgtype{}, rows: tmRows(10, func(i int) TmPgtype {
+			if i%4 == 0 {
+				return TmPgtype{}
+			}
+			return TmPgtype{Txt: pgtype.Text{String: fmt.Sprint("t", i), Valid: true},
+				Num:  pgtype.Numeric{Int: big.NewInt(int64(i) * 123456789), Exp: int32(-i), Valid: true},
+				At:   pgtype.Timestamptz{Time: time.Date(2024, 1, 2, 3, 4, 5, i*1000, tmKolkata), Valid: true},
+				U:    pgtype.UUID{Bytes: [16]byte{1, 2, 3, byte(i)}, Valid: true},
+				I8:   pgtype.Int8{Int64: int64(i) << 40, Valid: true},
+				Flag: pgtype.Bool{Bool: i%2 == 0, Valid: true},
+				Day:  pgtype.Date{Time: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), Valid: true},
+				F:    pgtype.Float8{Float64: float64(i) / 3, Valid: true},
+			}
 		})},
 		{name: "inet", on: tmPG, one: 1, model: &TmInet{}, rows: tmRows(10, func(i int) TmInet {
 			return TmInet{A: tmPick(i, "10.0.0.1", "010.0.0.1", "::1", "192.168.0.1/24", "10.0.0.1/32", "::ffff:1.2.3.4")}
