@@ -165,20 +165,10 @@ type shapeCase struct {
 	rows   func() any
 }
 
-func shapeRows[T any](n int, row func(i int) T) func() any {
-	return func() any {
-		rows := make([]T, n)
-		for i := range rows {
-			rows[i] = row(i)
-		}
-		return &rows
-	}
-}
-
 func shapeCases() []shapeCase {
 	epoch := time.Date(2024, 3, 1, 2, 3, 4, 0, time.UTC).Unix()
 	keyOnly := func(n int, given func(i int) bool) shapeCase {
-		return shapeCase{models: []any{&ShapeKeyOnly{}}, tables: []string{"shape_key_onlies"}, rows: shapeRows(n, func(i int) ShapeKeyOnly {
+		return shapeCase{models: []any{&ShapeKeyOnly{}}, tables: []string{"shape_key_onlies"}, rows: tmRows(n, func(i int) ShapeKeyOnly {
 			if given(i) {
 				return ShapeKeyOnly{ID: uint(100000 + i)}
 			}
@@ -190,33 +180,33 @@ func shapeCases() []shapeCase {
 		keyOnly(1300, func(int) bool { return false }),
 		// Chunks of 7 without a given key write no column of their own.
 		keyOnly(1300, func(i int) bool { return i%500 == 3 }),
-		{models: []any{&ShapeSmallKey{}}, tables: []string{"shape_small_keys"}, rows: shapeRows(1300, func(i int) ShapeSmallKey {
+		{models: []any{&ShapeSmallKey{}}, tables: []string{"shape_small_keys"}, rows: tmRows(1300, func(i int) ShapeSmallKey {
 			return ShapeSmallKey{Name: fmt.Sprint(i)}
 		})},
-		{models: []any{&ShapeModel{}}, tables: []string{"shape_models"}, rows: shapeRows(300, func(i int) ShapeModel {
+		{models: []any{&ShapeModel{}}, tables: []string{"shape_models"}, rows: tmRows(300, func(i int) ShapeModel {
 			r := ShapeModel{Name: fmt.Sprint(i), Price: float64(i) / 8}
 			if i%7 == 0 {
 				r.CreatedAt = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 			}
 			return r
 		})},
-		{models: []any{&ShapeQuoted{}}, tables: []string{"shape_quoteds"}, rows: shapeRows(300, func(i int) ShapeQuoted {
+		{models: []any{&ShapeQuoted{}}, tables: []string{"shape_quoteds"}, rows: tmRows(300, func(i int) ShapeQuoted {
 			return ShapeQuoted{Order: i, Group: "g", Mixed: "M", When: epoch + int64(i)}
 		})},
-		{models: []any{&ShapeStyled{}}, tables: []string{"shape_styleds"}, rows: shapeRows(300, func(i int) ShapeStyled {
+		{models: []any{&ShapeStyled{}}, tables: []string{"shape_styleds"}, rows: tmRows(300, func(i int) ShapeStyled {
 			r := ShapeStyled{Name: fmt.Sprint(i)}
 			if i%2 == 0 {
 				r.shapeStyle = &shapeStyle{Color: "red"}
 			}
 			return r
 		})},
-		{models: []any{&ShapeQualified{}}, tables: []string{"shape_qualifieds"}, rows: shapeRows(300, func(i int) ShapeQualified {
+		{models: []any{&ShapeQualified{}}, tables: []string{"shape_qualifieds"}, rows: tmRows(300, func(i int) ShapeQualified {
 			return ShapeQualified{Name: fmt.Sprint(i)}
 		})},
-		{models: []any{&ShapeHooked{}}, tables: []string{"shape_hookeds"}, rows: shapeRows(300, func(i int) *ShapeHooked {
+		{models: []any{&ShapeHooked{}}, tables: []string{"shape_hookeds"}, rows: tmRows(300, func(i int) *ShapeHooked {
 			return &ShapeHooked{Name: fmt.Sprint("h", i)}
 		})},
-		{models: []any{&ShapeKid{}, &ShapeToy{}}, tables: []string{"shape_kids", "shape_toys"}, rows: shapeRows(300, func(i int) ShapeKid {
+		{models: []any{&ShapeKid{}, &ShapeToy{}}, tables: []string{"shape_kids", "shape_toys"}, rows: tmRows(300, func(i int) ShapeKid {
 			r := ShapeKid{Name: fmt.Sprint("k", i), Toys: []ShapeToy{{Name: "a"}, {Name: "b"}}}
 			if i%2 == 0 {
 				r.Pet = &ShapeToy{Name: "pet"}
@@ -224,21 +214,21 @@ func shapeCases() []shapeCase {
 			return r
 		})},
 		{models: []any{&ShapeHolder{}, &ShapeEntry{}, &ShapeCard{}, &ShapeNamedKey{}}, tables: []string{"shape_holders", "shape_entries", "shape_cards", "shape_named_keys"},
-			rows: shapeRows(300, func(i int) ShapeHolder {
+			rows: tmRows(300, func(i int) ShapeHolder {
 				r := ShapeHolder{Code: fmt.Sprint("c", i), Ledger: ShapeLedgerID(i * 3), Entries: []ShapeEntry{{Amount: i}, {Amount: -i}}, Notes: []ShapeNamedKey{{Text: "n"}}}
 				if i%2 == 0 {
 					r.Card = &ShapeCard{Number: fmt.Sprint("n", i)}
 				}
 				return r
 			})},
-		{models: []any{&ShapeEmployee{}}, tables: []string{"shape_employees"}, rows: shapeRows(200, func(i int) ShapeEmployee {
+		{models: []any{&ShapeEmployee{}}, tables: []string{"shape_employees"}, rows: tmRows(200, func(i int) ShapeEmployee {
 			r := ShapeEmployee{Name: fmt.Sprint("e", i), Reports: []ShapeEmployee{{Name: fmt.Sprint("r", i)}}}
 			if i%3 == 0 {
 				r.Manager = &ShapeEmployee{Name: fmt.Sprint("m", i)}
 			}
 			return r
 		})},
-		{models: []any{&ShapeAuthor{}, &ShapeBook{}, &ShapeChapter{}}, tables: []string{"shape_authors", "shape_books", "shape_chapters"}, rows: shapeRows(200, func(i int) ShapeAuthor {
+		{models: []any{&ShapeAuthor{}, &ShapeBook{}, &ShapeChapter{}}, tables: []string{"shape_authors", "shape_books", "shape_chapters"}, rows: tmRows(200, func(i int) ShapeAuthor {
 			return ShapeAuthor{Name: fmt.Sprint("a", i), Books: []ShapeBook{{Title: "b1", Chapters: []ShapeChapter{{Title: "c1"}, {Title: "c2"}}}, {Title: "b2"}}}
 		})},
 	}
