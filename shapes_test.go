@@ -60,8 +60,8 @@ type ShapeStyled struct {
 	Name string
 }
 
-// shapeSchema is the schema ShapeQualified's table is named in, per
-// dialect (SQLite's main database, MySQL's test database).
+// shapeSchema is the schema ShapeQualified's table is named in: SQLite's
+// main database, PostgreSQL's current schema, MySQL's current database.
 var shapeSchema string
 
 type ShapeQualified struct {
@@ -247,11 +247,17 @@ func shapeCases() []shapeCase {
 // RowsAffected.
 func TestParityShapes(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		shapeSchema = map[string]string{"sqlite": "main", "postgres": "public"}[dialect]
-		if shapeSchema == "" {
-			shapeSchema = "test"
-		}
 		plain := open(t)
+		switch {
+		case dialect == "sqlite":
+			shapeSchema = "main"
+		case dialect == "postgres":
+			if err := plain.Raw("SELECT current_schema()").Scan(&shapeSchema).Error; err != nil {
+				t.Fatal(err)
+			}
+		default:
+			shapeSchema = plain.Migrator().CurrentDatabase()
+		}
 		auto := withPlugin(t, open(t), bulk.Config{Auto: true})
 		runs := []struct {
 			name string
