@@ -252,7 +252,7 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options, l *load) {
 // else statements. GORM reads the clock once per
 // statement, so every chunk's rows get the time the single statement
 // would give them. The statements' read-back sees the call's shared structs
-// as the record has them (see leftToDB.beforeReadBack).
+// as the record has them (see leftToDB.settle).
 func (r *registration) newWriter(db *gorm.DB, opts Options, l *load, record *leftToDB) (writer, error) {
 	now := db.NowFunc()
 	if opts.Method == LoadData || (opts.Method == AnyMethod && r.dialect.mysql.get().load != nil && db.Statement.ReflectValue.Len() >= loadMinRows) {
@@ -297,19 +297,19 @@ func writeChunks(stmt *gorm.Statement, rows reflect.Value, w writer, record *lef
 			return affected, chunkError(start, n, err)
 		}
 		chunk := rows.Slice3(start, start+n, start+n)
-		held, err := record.reset(start, chunk)
+		err := record.reset(start, chunk)
 		if err == nil {
 			written, err = w.write(chunk)
 		}
 		var over *limitError
 		if errors.As(err, &over) && n > 1 {
-			if err = record.restore(held); err == nil {
+			if err = record.restore(); err == nil {
 				size = max(1, int(int64(n)*int64(over.max)/int64(over.got)))
 				continue
 			}
 		}
 		if err == nil {
-			err = record.settle(held)
+			err = record.settle()
 		}
 		if err != nil {
 			return affected, chunkError(start, n, err)

@@ -793,18 +793,17 @@ type heldValue struct {
 }
 
 // reset gives the rows of the chunk starting at row start back the zero
-// values the record holds for them, and returns the values they held:
-// those a shared struct got from an earlier chunk's read-back. The first
-// chunk's rows are as recorded: nothing has been read back before it.
-func (l *leftToDB) reset(start int, chunk reflect.Value) ([]heldValue, error) {
+// values the record holds for them, and keeps the values they held: those
+// a shared struct got from an earlier chunk's read-back. The first chunk's
+// rows are as recorded: nothing has been read back before it.
+func (l *leftToDB) reset(start int, chunk reflect.Value) error {
 	if l == nil {
-		return nil, nil
+		return nil
 	}
 	l.start, l.held = start, nil
 	if start == 0 {
-		return nil, nil
+		return nil
 	}
-	var held []heldValue
 	for i := range chunk.Len() {
 		row := reflect.Indirect(chunk.Index(i))
 		addr := rowAddr(l.stmt.Schema.ModelType, row)
@@ -816,34 +815,20 @@ func (l *leftToDB) reset(start int, chunk reflect.Value) ([]heldValue, error) {
 			if zero {
 				continue
 			}
-			held = append(held, heldValue{row, f, v})
+			l.held = append(l.held, heldValue{row, f, v})
 			if err := f.Set(l.stmt.Context, row, reflect.Zero(f.FieldType).Interface()); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	l.held = held
-	return held, nil
-}
-
-// beforeReadBack runs once the chunk's statement is built, before GORM's
-// positional read-back of it (its RETURNING scan, its LastInsertId
-// arithmetic). Where that read-back passes over rows that already hold
-// their values, it gives the shared structs back what an earlier chunk read
-// into them, so that the read-back passes over them as over GORM's one
-// statement, where their first appearance holds its values by then.
-func (l *leftToDB) beforeReadBack() error {
-	if l == nil || !l.keepFirst {
-		return nil
-	}
-	return l.restore(l.held)
+	return nil
 }
 
 // passesOver reports whether GORM's read-back passes over rows of the call
 // that hold their key: keepFirst, and a struct twice among the rows.
 func (l *leftToDB) passesOver() bool { return l != nil && l.keepFirst && l.shared }
 
-// passedOver counts, once beforeReadBack has run, the structs of the chunk
+// passedOver counts, once settle has run before the read-back, the structs of the chunk
 // GORM's LastInsertId arithmetic gives keys (each once, at its first row
 // holding none) and the rows it passes over though the INSERT wrote them
 // for a key of the database's: a shared struct's later rows, in this chunk
@@ -868,21 +853,27 @@ func (l *leftToDB) passedOver(chunk reflect.Value) (keyed, passed int) {
 	return len(structs), written - len(structs)
 }
 
-// settle leaves in the shared structs of a written chunk what GORM's
-// read-back would: the first appearance's values where it keeps them.
-func (l *leftToDB) settle(held []heldValue) error {
+// settle gives the shared structs of the chunk back what reset took, where
+// GORM's read-back keeps a shared struct's first values: it passes over
+// rows that already hold theirs. It runs once the chunk's statement is
+// built, before GORM's positional read-back of it (its RETURNING scan, its
+// LastInsertId arithmetic), so that the read-back passes over them as over
+// GORM's one statement, where their first appearance holds its values by
+// then; and again once the chunk is written, for the read-backs of the
+// plugin's own, which give every row its own values.
+func (l *leftToDB) settle() error {
 	if l == nil || !l.keepFirst {
 		return nil
 	}
-	return l.restore(held)
+	return l.restore()
 }
 
 // restore gives the rows back the values reset took from them.
-func (l *leftToDB) restore(held []heldValue) error {
+func (l *leftToDB) restore() error {
 	if l == nil {
 		return nil
 	}
-	for _, h := range held {
+	for _, h := range l.held {
 		if err := h.field.Set(l.stmt.Context, h.row, h.value); err != nil {
 			return err
 		}

@@ -453,7 +453,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	arithmetic := lastInsertID && w.match == nil
 	var keyed, passed int // the rows GORM's arithmetic gives keys, and those it passes over
 	if ownBuild && (!execHere || across) {
-		tx.AddError(w.record.beforeReadBack())
+		tx.AddError(w.record.settle())
 		if arithmetic {
 			keyed, passed = w.record.passedOver(stmt.ReflectValue)
 		}
@@ -591,7 +591,7 @@ func skipsRows(stmt *gorm.Statement, chunk reflect.Value) bool {
 // and foreign keys GORM builds from them (a create of the user's own reads
 // by scanCounting, or by keys drawn ahead). The read also passes over the
 // rows that hold their key already (a struct shared by pointer, from its
-// second appearance on: see leftToDB.beforeReadBack), and so can reach into
+// second appearance on: see leftToDB.settle), and so can reach into
 // the rows of the chunks after this one, as over GORM's one statement; the
 // record writes those rows as it has them. It returns the rows the read
 // went over, as GORM counts them.
@@ -621,7 +621,7 @@ func (w *statementWriter) scanOn(tx *gorm.DB, n int) (int64, error) {
 
 // handOn gives on the keys of the chunk's rows that GORM's LastInsertId
 // arithmetic passed over (shared structs holding an earlier chunk's key,
-// see leftToDB.beforeReadBack): over GORM's one statement the arithmetic
+// see leftToDB.settle): over GORM's one statement the arithmetic
 // goes on counting into the rows after them, so the keys the chunk's
 // INSERT drew after the keyed rows' go to the next rows of the call that
 // hold none, in order; the record writes those rows as it has them. The
