@@ -1001,10 +1001,7 @@ type HookChild struct {
 }
 
 func (p *HookParent) AfterCreate(tx *gorm.DB) error {
-	if p.Name != "first" {
-		return nil
-	}
-	return createChildren(tx, 150)
+	return createChildren(tx, p.Name == "first", 150)
 }
 
 // HookOwner's pets are written by GORM's association callback; the first
@@ -1021,15 +1018,14 @@ type HookPet struct {
 	Name        string
 }
 
-func (p *HookPet) AfterCreate(tx *gorm.DB) error {
-	if p.Name != "pet0" {
+func (p *HookPet) AfterCreate(tx *gorm.DB) error { return createChildren(tx, p.Name == "pet0", 1000) }
+
+// createChildren is a hook's plain Create of n rows, where the hook's row
+// is the one that writes them.
+func createChildren(tx *gorm.DB, writes bool, n int) error {
+	if !writes {
 		return nil
 	}
-	return createChildren(tx, 1000)
-}
-
-// createChildren is a hook's plain Create of n rows.
-func createChildren(tx *gorm.DB, n int) error {
 	children := make([]HookChild, n)
 	for i := range children {
 		children[i].Name = fmt.Sprint("child", i)
