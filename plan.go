@@ -148,8 +148,10 @@ func readerAt(t reflect.Type, offset uintptr) (fieldReader, func(unsafe.Pointer)
 	case reflect.TypeFor[bool]():
 		return readAt[bool](offset)
 	case reflect.TypeFor[float64]():
-		// All bits zero, as reflect's IsZero has it: -0.0 is not zero.
-		zero := func(row unsafe.Pointer) bool { return *(*uint64)(unsafe.Add(row, offset)) == 0 }
+		// Not readAt: -0.0 is zero, as reflect's IsZero (GORM's test) has
+		// it since Go 1.22, yet it is written as it is where no default
+		// replaces it.
+		zero := func(row unsafe.Pointer) bool { return *(*float64)(unsafe.Add(row, offset)) == 0 }
 		return func(row unsafe.Pointer) (any, bool) {
 			return *(*float64)(unsafe.Add(row, offset)), zero(row)
 		}, zero

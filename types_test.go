@@ -468,6 +468,16 @@ type TmFloatSpecial struct {
 	N  float64 `gorm:"type:numeric"`
 }
 
+// TmFloatZeroDefault has float fields with defaults: -0.0 is zero to
+// GORM (reflect's IsZero), so it takes the default, and is written as it
+// is where no default replaces it.
+type TmFloatZeroDefault struct {
+	ID int64   `gorm:"primaryKey"`
+	F  float64 `gorm:"default:1.5"`
+	G  float32 `gorm:"default:2.5"`
+	H  float64
+}
+
 type TmFloatNaN struct {
 	ID int64 `gorm:"primaryKey"`
 	F  float64
@@ -654,6 +664,9 @@ func tmCases() []*tmCase {
 		{name: "float-special", on: tmPG, model: &TmFloatSpecial{}, rows: tmRows(10, func(i int) TmFloatSpecial {
 			f := tmPick(i, math.NaN(), math.Inf(1), math.Inf(-1), negZero, 1e308, 5e-324, 0.1)
 			return TmFloatSpecial{F: f, N: f}
+		})},
+		{name: "float-negative-zero-default", on: tmAll, model: &TmFloatZeroDefault{}, rows: tmRows(10, func(i int) TmFloatZeroDefault {
+			return TmFloatZeroDefault{F: tmPick(i, negZero, 0, 0.5), G: float32(tmPick(i, 0.25, negZero, 0)), H: negZero}
 		})},
 		{name: "float-nan", on: tmAll, bad: true, model: &TmFloatNaN{}, rows: tmRows(10, func(i int) TmFloatNaN {
 			return TmFloatNaN{F: tmBadAt(i, float64(i)+0.5, math.NaN())}

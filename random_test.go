@@ -1,0 +1,586 @@
+package bulk_test
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/gormbulk/bulk"
+)
+
+// TestParityRandom is parity on models nobody wrote by hand: each case
+// builds a model at random (reflect.StructOf, from the field types, tags
+// and keys GORM users write), rows for it at random (zero values, NULLs,
+// awkward text, negative zero, times in other zones), and a way of
+// creating them at random (chunk sizes, methods, prepared statements,
+// GORM's transaction off, Select and Omit, upserts over existing rows,
+// Save, CreateInBatches), and requires of the plugin GORM's error (or
+// none), RowsAffected, table and structs. On MySQL generated keys are
+// compared by rank (InnoDB's gaps, the guide's exception).
+//
+// GORMBULK_RANDOM sets the cases per dialect (default 40, 12 under
+// -short) and GORMBULK_SEED the first case's seed; a failure names its
+// seed, which reruns it alone: GORMBULK_SEED=<seed> GORMBULK_RANDOM=1.
+func TestParityRandom(t *testing.T) {
+	cases, first := 40, uint64(1)
+	if testing.Short() {
+		cases = 12
+	}
+	if v := os.Getenv("GORMBULK_RANDOM"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("GORMBULK_RANDOM=%q: %v", v, err)
+		}
+		cases = n
+	}
+	if v := os.Getenv("GORMBULK_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("GORMBULK_SEED=%q: %v", v, err)
+		}
+		first = n
+	}
+	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		on := tmDialectOf(strings.TrimSuffix(dialect, "-lastinsertid"))
+		plain := open(t)
+		dbs := map[string]*gorm.DB{
+			"auto":           withPlugin(t, open(t), bulk.Config{Auto: true}),
+			"prepared":       withPlugin(t, open(t, &gorm.Config{PrepareStmt: true}), bulk.Config{Auto: true}),
+			"no transaction": withPlugin(t, open(t, &gorm.Config{SkipDefaultTransaction: true}), bulk.Config{Auto: true}),
+		}
+		plainNoTx := open(t, &gorm.Config{SkipDefaultTransaction: true})
+		for seed := first; seed < first+uint64(cases); seed++ {
+			c := newRandomCase(seed, on)
+			t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+				gormDB := plain
+				if c.db == "no transaction" {
+					gormDB = plainNoTx
+				}
+				want, wantTable, wantResult := c.run(t, plain, gormDB, dialect)
+				got, gotTable, gotResult := c.run(t, plain, c.options(dbs[c.db]), dialect)
+				if reason := c.incomparable(wantResult.Error, gotResult.Error); reason != "" {
+					t.Skip(reason)
+				}
+				fail := func(format string, args ...any) {
+					t.Helper()
+					t.Errorf("%s\n%s", c, fmt.Sprintf(format, args...))
+				}
+				if wantResult.Error != nil && gotResult.Error != nil {
+					t.Logf("both fail: %v", wantResult.Error)
+				}
+				switch {
+				case (wantResult.Error == nil) != (gotResult.Error == nil):
+					fail("error %v, GORM's %v", gotResult.Error, wantResult.Error)
+				case wantResult.Error == nil && gotResult.RowsAffected != wantResult.RowsAffected:
+					fail("RowsAffected %d, GORM's %d", gotResult.RowsAffected, wantResult.RowsAffected)
+				}
+				if !reflect.DeepEqual(gotTable, wantTable) {
+					for i := range max(len(gotTable), len(wantTable)) {
+						var g, w map[string]any
+						if i < len(gotTable) {
+							g = gotTable[i]
+						}
+						if i < len(wantTable) {
+							w = wantTable[i]
+						}
+						if !reflect.DeepEqual(g, w) {
+							fail("table: %d rows, GORM's %d; first difference at %d\n got %v\nwant %v", len(gotTable), len(wantTable), i, g, w)
+							break
+						}
+					}
+				}
+				if wantResult.Error == nil && gotResult.Error == nil {
+					for i := range want.Len() {
+						if g, w := got.Index(i).Interface(), want.Index(i).Interface(); !reflect.DeepEqual(g, w) {
+							gj, _ := json.Marshal(g)
+							wj, _ := json.Marshal(w)
+							fail("struct %d differs from GORM's\n got %s\nwant %s", i, gj, wj)
+							break
+						}
+					}
+				}
+			})
+		}
+	})
+}
+
+// rfType is a field type a random model may have.
+type rfType struct {
+	typ reflect.Type
+	// tag is the field's type tag where GORM's own is not wanted.
+	tag string
+	// dflt is a value for a default: tag, "" where none can be written.
+	dflt string
+	on   tmDialect
+	// value returns a value of typ, often not zero; unique, where set, one
+	// that no other row's is.
+	value  func(r *rand.Rand) any
+	unique func(i int) any
+	// always is set for a type whose zero value the column refuses.
+	always bool
+}
+
+var rfTexts = []string{"a", "é", `"`, "'", `\`, "\t", "\n", "\r\n", ",", "|", `\N`, "NULL", " ", "😀", "x y", "0", "-", "{}", "[1]"}
+
+func rfText(r *rand.Rand) string {
+	var b strings.Builder
+	for range r.IntN(6) {
+		b.WriteString(rfTexts[r.IntN(len(rfTexts))])
+	}
+	return b.String()
+}
+
+func rfTime(r *rand.Rand) time.Time {
+	zones := []*time.Location{time.UTC, time.FixedZone("", 5*3600+1800), time.FixedZone("", -8*3600)}
+	t := time.Unix(r.Int64N(2_000_000_000), r.Int64N(1e9)).In(zones[r.IntN(len(zones))])
+	if r.IntN(3) == 0 {
+		t = t.Truncate(time.Second)
+	}
+	return t
+}
+
+func rfFloat(r *rand.Rand) float64 {
+	switch r.IntN(8) {
+	case 0:
+		return math.Copysign(0, -1)
+	case 1:
+		return float64(r.IntN(1000))
+	case 2:
+		return r.NormFloat64() * 1e15
+	}
+	return math.Round(r.NormFloat64()*1e6*1e4) / 1e4
+}
+
+var rfTypes = []rfType{
+	{typ: reflect.TypeFor[int](), dflt: "7", on: tmAll, value: func(r *rand.Rand) any { return int(r.Int32N(2e9) - 1e9) }, unique: func(i int) any { return i*7 - 3000 }},
+	{typ: reflect.TypeFor[int8](), dflt: "-3", on: tmAll, value: func(r *rand.Rand) any { return int8(r.IntN(256) - 128) }},
+	{typ: reflect.TypeFor[int16](), on: tmAll, value: func(r *rand.Rand) any { return int16(r.IntN(65536) - 32768) }},
+	{typ: reflect.TypeFor[int64](), dflt: "5", on: tmAll, value: func(r *rand.Rand) any { return r.Int64() - r.Int64() }, unique: func(i int) any { return int64(i) << 40 }},
+	{typ: reflect.TypeFor[uint8](), on: tmAll, value: func(r *rand.Rand) any { return uint8(r.IntN(256)) }},
+	{typ: reflect.TypeFor[uint32](), dflt: "9", on: tmAll, value: func(r *rand.Rand) any { return r.Uint32() }},
+	{typ: reflect.TypeFor[uint64](), on: tmAll, value: func(r *rand.Rand) any { return r.Uint64() >> 1 }},
+	{typ: reflect.TypeFor[float32](), dflt: "0.5", on: tmAll, value: func(r *rand.Rand) any { return float32(rfFloat(r)) }},
+	{typ: reflect.TypeFor[float64](), dflt: "1.25", on: tmAll, value: func(r *rand.Rand) any { return rfFloat(r) }},
+	{typ: reflect.TypeFor[float64](), tag: "type:decimal(20,4)", dflt: "2.5", on: tmAll, value: func(r *rand.Rand) any { return math.Round(r.NormFloat64()*1e6*1e4) / 1e4 }},
+	{typ: reflect.TypeFor[bool](), dflt: "true", on: tmAll, value: func(r *rand.Rand) any { return r.IntN(2) == 0 }},
+	{typ: reflect.TypeFor[string](), tag: "size:200", dflt: "dflt", on: tmAll, value: func(r *rand.Rand) any { return rfText(r) }, unique: func(i int) any { return fmt.Sprint("u", i, "é") }},
+	{typ: reflect.TypeFor[string](), tag: "type:text", on: tmAll, value: func(r *rand.Rand) any { return rfText(r) }},
+	{typ: reflect.TypeFor[*string](), tag: "size:200", dflt: "pd", on: tmAll, value: func(r *rand.Rand) any { s := rfText(r); return &s }},
+	{typ: reflect.TypeFor[*int64](), dflt: "4", on: tmAll, value: func(r *rand.Rand) any { v := r.Int64N(1000) - 500; return &v }},
+	{typ: reflect.TypeFor[time.Time](), on: tmAll, value: func(r *rand.Rand) any { return rfTime(r) }},
+	{typ: reflect.TypeFor[*time.Time](), on: tmAll, value: func(r *rand.Rand) any { v := rfTime(r); return &v }},
+	{typ: reflect.TypeFor[[]byte](), on: tmAll, value: func(r *rand.Rand) any {
+		b := make([]byte, r.IntN(5))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		return b
+	}},
+	{typ: reflect.TypeFor[sql.NullString](), tag: "size:200", dflt: "ns", on: tmAll, value: func(r *rand.Rand) any { return sql.NullString{String: rfText(r), Valid: r.IntN(4) > 0} }},
+	{typ: reflect.TypeFor[sql.NullInt64](), dflt: "3", on: tmAll, value: func(r *rand.Rand) any { return sql.NullInt64{Int64: r.Int64N(100), Valid: r.IntN(4) > 0} }},
+	{typ: reflect.TypeFor[sql.NullFloat64](), on: tmAll, value: func(r *rand.Rand) any { return sql.NullFloat64{Float64: rfFloat(r), Valid: r.IntN(4) > 0} }},
+	{typ: reflect.TypeFor[sql.NullBool](), on: tmAll, value: func(r *rand.Rand) any { return sql.NullBool{Bool: r.IntN(2) == 0, Valid: r.IntN(4) > 0} }},
+	{typ: reflect.TypeFor[sql.NullTime](), on: tmAll, value: func(r *rand.Rand) any { return sql.NullTime{Time: rfTime(r), Valid: r.IntN(4) > 0} }},
+	{typ: reflect.TypeFor[[]string](), tag: "serializer:json;type:text", on: tmAll, value: func(r *rand.Rand) any {
+		return []string{rfText(r), rfText(r)}[:r.IntN(3)]
+	}},
+	{typ: reflect.TypeFor[string](), tag: "type:uuid", on: tmPG, always: true, value: func(r *rand.Rand) any {
+		return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xfff, r.Uint64()&0xffffffffffff)
+	}},
+	{typ: reflect.TypeFor[int64](), tag: "autoCreateTime:milli", on: tmAll, value: func(r *rand.Rand) any { return r.Int64N(1e12) }},
+	{typ: reflect.TypeFor[int64](), tag: "autoUpdateTime:nano", on: tmAll, value: func(r *rand.Rand) any { return r.Int64N(1e18) }},
+	{typ: reflect.TypeFor[int](), tag: "autoCreateTime", on: tmAll, value: func(r *rand.Rand) any { return int(r.Int32N(2e9)) }},
+	{typ: reflect.TypeFor[time.Time](), tag: "autoUpdateTime", on: tmAll, value: func(r *rand.Rand) any { return rfTime(r) }},
+	{typ: reflect.TypeFor[rfEmbedded](), tag: "embedded", on: tmAll, value: func(r *rand.Rand) any {
+		e := rfEmbedded{X: int(r.Int32N(100)), Y: rfText(r)}
+		if r.IntN(2) == 0 {
+			b := r.IntN(2) == 0
+			e.Z = &b
+		}
+		return e
+	}},
+}
+
+// rfEmbedded is a struct a random model embeds, under a prefix.
+type rfEmbedded struct {
+	X int    `gorm:"default:4"`
+	Y string `gorm:"size:60"`
+	Z *bool
+}
+
+// rfPermissions are the field permissions a random field may have.
+var rfPermissions = []string{"", "", "", "", "<-:create", "<-:update", "->", "->:false;<-:create"}
+
+// rfKey is how a random model's rows are keyed.
+type rfKey int
+
+const (
+	rfAutoKey      rfKey = iota // ID uint, generated; some rows may give theirs
+	rfNamedAutoKey              // Num int64 primaryKey, generated
+	rfGivenKey                  // ID int64, autoIncrement:false
+	rfStringKey                 // Code string
+	rfCompositeKey              // A int and B string
+	rfNoKey                     // no primary key
+)
+
+func (k rfKey) String() string {
+	return [...]string{"auto", "named auto", "given", "string", "composite", "none"}[k]
+}
+
+// generated reports whether the database makes the keys.
+func (k rfKey) generated() bool { return k == rfAutoKey || k == rfNamedAutoKey }
+
+// randomCase is one model, its rows and a way of creating them.
+type randomCase struct {
+	seed   uint64
+	key    rfKey
+	fields []reflect.StructField
+	types  []int // index into rfTypes of each field past the keys
+	keys   int   // the number of key fields
+	typ    reflect.Type
+	n      int
+	// given is set where some generated keys are given (rfAutoKey).
+	given bool
+	// existing is set where some rows exist before the create.
+	existing bool
+	// bad is the row (-1: none) whose badField holds a string longer than
+	// its column allows.
+	bad, badField int
+	db       string // key of the plugin's DB
+	batch    int    // Options.BatchSize
+	method   bulk.Method
+	// createBatchSize is the session's CreateBatchSize.
+	createBatchSize int
+	omit, sel       []string
+	way             string // "create", "batches", "save", "do nothing", "update all", "do updates"
+	updates         []string
+}
+
+func (c *randomCase) String() string {
+	var fields []string
+	for _, f := range c.fields {
+		fields = append(fields, fmt.Sprintf("%s %s `%s`", f.Name, f.Type, f.Tag))
+	}
+	return fmt.Sprintf("seed %d: %d rows, key %s, given %v, existing %v, bad row %d, db %s, batch %d, method %s, CreateBatchSize %d, omit %v, select %v, way %s %v\nmodel: %s",
+		c.seed, c.n, c.key, c.given, c.existing, c.bad, c.db, c.batch, c.method, c.createBatchSize, c.omit, c.sel, c.way, c.updates, strings.Join(fields, "; "))
+}
+
+func newRandomCase(seed uint64, on tmDialect) *randomCase {
+	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	c := &randomCase{seed: seed, key: rfKey(r.IntN(6))}
+	field := func(name string, typ reflect.Type, tag string) {
+		c.fields = append(c.fields, reflect.StructField{Name: name, Type: typ, Tag: reflect.StructTag(`gorm:"` + tag + `"`)})
+	}
+	switch c.key {
+	case rfAutoKey:
+		field("ID", reflect.TypeFor[uint](), "")
+		c.given = r.IntN(4) == 0
+	case rfNamedAutoKey:
+		field("Num", reflect.TypeFor[int64](), "primaryKey")
+	case rfGivenKey:
+		field("ID", reflect.TypeFor[int64](), "primaryKey;autoIncrement:false")
+	case rfStringKey:
+		field("Code", reflect.TypeFor[string](), "primaryKey;size:40")
+	case rfCompositeKey:
+		field("A", reflect.TypeFor[int](), "primaryKey;autoIncrement:false")
+		field("B", reflect.TypeFor[string](), "primaryKey;size:40")
+	}
+	c.keys = len(c.fields)
+	columns := []string{"", "", "", "order", "group", "Mixed Case", "select"}
+	for i := range 1 + r.IntN(12) {
+		k := r.IntN(len(rfTypes))
+		for rfTypes[k].on&on == 0 {
+			k = r.IntN(len(rfTypes))
+		}
+		ft := rfTypes[k]
+		var tags []string
+		if ft.tag == "embedded" {
+			field(fmt.Sprint("F", i), ft.typ, fmt.Sprintf("embedded;embeddedPrefix:e%d_", i))
+			c.types = append(c.types, k)
+			continue
+		}
+		if ft.tag != "" {
+			tags = append(tags, ft.tag)
+		}
+		if name := columns[r.IntN(len(columns))]; name != "" && !slices.Contains(tags, "column:"+name) && !c.hasColumn(name) {
+			tags = append(tags, "column:"+name)
+		}
+		if ft.dflt != "" && r.IntN(3) == 0 {
+			tags = append(tags, "default:"+ft.dflt)
+		}
+		if p := rfPermissions[r.IntN(len(rfPermissions))]; p != "" && !strings.HasPrefix(ft.tag, "auto") {
+			tags = append(tags, p)
+		}
+		if ft.unique != nil && r.IntN(5) == 0 {
+			tags = append(tags, "uniqueIndex")
+		}
+		field(fmt.Sprint("F", i), ft.typ, strings.Join(tags, ";"))
+		c.types = append(c.types, k)
+	}
+	c.typ = reflect.StructOf(c.fields)
+	c.n = []int{1, 2, 3, 5, 20, 150, 700, 2100}[r.IntN(8)]
+	c.bad = -1
+	if r.IntN(8) == 0 {
+		for j, k := range c.types {
+			if rfTypes[k].typ.Kind() == reflect.String && rfTypes[k].tag == "size:200" {
+				c.bad, c.badField = r.IntN(c.n), c.keys+j
+				break
+			}
+		}
+	}
+	c.db = []string{"auto", "auto", "auto", "prepared", "no transaction"}[r.IntN(5)]
+	c.batch = []int{0, 0, 0, 1, 7, 100}[r.IntN(6)]
+	if r.IntN(4) == 0 {
+		c.method = bulk.Values
+		switch {
+		case on == tmPG && r.IntN(2) == 0:
+			c.method = bulk.Copy
+		case on == tmMy && r.IntN(2) == 0:
+			c.method = bulk.LoadData
+		}
+	}
+	if r.IntN(6) == 0 {
+		c.createBatchSize = 50
+	}
+	names := c.valueFields()
+	switch r.IntN(8) {
+	case 0:
+		c.omit = []string{names[r.IntN(len(names))]}
+	case 1:
+		c.sel = []string{names[r.IntN(len(names))]}
+		for _, f := range c.fields[:c.keys] {
+			c.sel = append(c.sel, f.Name)
+		}
+	}
+	c.way = "create"
+	if r.IntN(6) == 0 {
+		c.way = "batches"
+	}
+	if !c.key.generated() && c.key != rfNoKey && r.IntN(3) == 0 {
+		c.existing = true
+		c.way = []string{"save", "do nothing", "update all", "do updates", "create"}[r.IntN(5)]
+		if c.way == "do updates" {
+			c.updates = []string{names[r.IntN(len(names))]}
+		}
+	}
+	return c
+}
+
+// hasColumn reports whether a field of the case is already named name.
+func (c *randomCase) hasColumn(name string) bool {
+	for _, f := range c.fields {
+		if strings.Contains(string(f.Tag), "column:"+name+";") || strings.HasSuffix(string(f.Tag), "column:"+name+`"`) {
+			return true
+		}
+	}
+	return false
+}
+
+// valueFields returns the names of the fields past the keys.
+func (c *randomCase) valueFields() []string {
+	var names []string
+	for _, f := range c.fields[c.keys:] {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// rows returns the case's rows, the same on every call; existing rows,
+// where the case has them, hold the keys (and unique values) of every
+// third row with other values.
+func (c *randomCase) rows(existing bool) reflect.Value {
+	order := rand.New(rand.NewPCG(c.seed, 7)).Perm(c.n)
+	r := rand.New(rand.NewPCG(c.seed, map[bool]uint64{false: 8, true: 9}[existing]))
+	rows := reflect.MakeSlice(reflect.SliceOf(c.typ), c.n, c.n)
+	for i := range c.n {
+		row := rows.Index(i)
+		switch c.key {
+		case rfAutoKey:
+			if c.given && r.IntN(3) == 0 {
+				row.Field(0).SetUint(uint64(2_000_000 - i))
+			}
+		case rfGivenKey:
+			row.Field(0).SetInt(int64(order[i] + 1000))
+		case rfStringKey:
+			row.Field(0).SetString(fmt.Sprint("k", order[i]))
+		case rfCompositeKey:
+			row.Field(0).SetInt(int64(order[i] % 4))
+			row.Field(1).SetString(fmt.Sprint("b", order[i]))
+		}
+		for j, k := range c.types {
+			ft := rfTypes[k]
+			f := row.Field(c.keys + j)
+			switch {
+			case strings.Contains(string(c.fields[c.keys+j].Tag), "uniqueIndex"):
+				f.Set(reflect.ValueOf(ft.unique(i)))
+			case ft.always || r.IntN(4) > 0:
+				f.Set(reflect.ValueOf(ft.value(r)))
+			}
+		}
+	}
+	if !existing {
+		if c.bad >= 0 {
+			rows.Index(c.bad).Field(c.badField).SetString(strings.Repeat("x", 201))
+		}
+		return rows
+	}
+	out := reflect.MakeSlice(rows.Type(), 0, c.n/3+1)
+	for i := 0; i < c.n; i += 3 {
+		out = reflect.Append(out, rows.Index(i))
+	}
+	return out
+}
+
+// options returns db with the case's options for the plugin.
+func (c *randomCase) options(db *gorm.DB) *gorm.DB {
+	return db.Clauses(bulk.Options{BatchSize: c.batch, Method: c.method})
+}
+
+
+// run recreates the table (through admin), writes the existing rows, and
+// creates the case's rows through db; it returns the rows, the table as
+// read back, and the create's result.
+func (c *randomCase) run(t *testing.T, admin, db *gorm.DB, dialect string) (reflect.Value, []map[string]any, *gorm.DB) {
+	t.Helper()
+	// A table per case: a pgx connection's statement cache would
+	// otherwise serve a plan whose result type changed.
+	randomTable := fmt.Sprint("parity_random_", c.seed)
+	t.Cleanup(func() { _ = admin.Migrator().DropTable(randomTable) })
+	if err := admin.Migrator().DropTable(randomTable); err != nil {
+		t.Fatal(err)
+	}
+	model := reflect.New(c.typ).Interface()
+	if err := admin.Table(randomTable).AutoMigrate(model); err != nil {
+		t.Fatalf("%s\nmigrate: %v", c, err)
+	}
+	if c.existing {
+		old := c.rows(true)
+		if err := admin.Table(randomTable).Create(addr(old)).Error; err != nil {
+			t.Fatalf("%s\nexisting rows: %v", c, err)
+		}
+	}
+	rows := c.rows(false)
+	tx := db.Table(randomTable)
+	if c.createBatchSize > 0 {
+		tx = tx.Session(&gorm.Session{CreateBatchSize: c.createBatchSize})
+	}
+	if c.omit != nil {
+		tx = tx.Omit(c.omit...)
+	}
+	if c.sel != nil {
+		tx = tx.Select(c.sel)
+	}
+	var keys []clause.Column
+	for _, f := range c.fields[:c.keys] {
+		keys = append(keys, clause.Column{Name: tx.NamingStrategy.ColumnName("", f.Name)})
+	}
+	var result *gorm.DB
+	switch c.way {
+	case "create":
+		result = tx.Create(addr(rows))
+	case "batches":
+		result = tx.CreateInBatches(addr(rows), 40)
+	case "save":
+		result = tx.Save(addr(rows))
+	case "do nothing":
+		result = tx.Clauses(clause.OnConflict{Columns: keys, DoNothing: true}).Create(addr(rows))
+	case "update all":
+		result = tx.Clauses(clause.OnConflict{Columns: keys, UpdateAll: true}).Create(addr(rows))
+	case "do updates":
+		var columns []string
+		for _, name := range c.updates {
+			f, _ := c.typ.FieldByName(name)
+			columns = append(columns, columnOf(tx, f))
+		}
+		result = tx.Clauses(clause.OnConflict{Columns: keys, DoUpdates: clause.AssignmentColumns(columns)}).Create(addr(rows))
+	}
+	var table []map[string]any
+	if err := admin.Table(randomTable).Find(&table).Error; err != nil {
+		t.Fatal(err)
+	}
+	if c.key.generated() && strings.HasPrefix(dialect, "mysql") {
+		c.rank(rows, table)
+	}
+	slices.SortFunc(table, func(a, b map[string]any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+	return rows, table, result
+}
+
+// columnOf returns the column GORM names for f.
+func columnOf(db *gorm.DB, f reflect.StructField) string {
+	for _, part := range strings.Split(f.Tag.Get("gorm"), ";") {
+		if name, ok := strings.CutPrefix(part, "column:"); ok {
+			return name
+		}
+	}
+	return db.NamingStrategy.ColumnName("", f.Name)
+}
+
+// rank replaces MySQL's generated keys, in the table and in the rows, by
+// their rank among the table's keys.
+func (c *randomCase) rank(rows reflect.Value, table []map[string]any) {
+	column := strings.ToLower(c.fields[0].Name)
+	var keys []int64
+	for _, row := range table {
+		k, _ := strconv.ParseInt(fmt.Sprint(row[column]), 10, 64)
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	rankOf := func(k int64) int64 {
+		if i, ok := slices.BinarySearch(keys, k); ok {
+			return int64(i + 1)
+		}
+		return -k
+	}
+	for _, row := range table {
+		k, _ := strconv.ParseInt(fmt.Sprint(row[column]), 10, 64)
+		row[column] = rankOf(k)
+	}
+	for i := range rows.Len() {
+		f := rows.Index(i).Field(0)
+		if f.IsZero() {
+			continue
+		}
+		if f.CanUint() {
+			f.SetUint(uint64(rankOf(int64(f.Uint()))))
+		} else {
+			f.SetInt(rankOf(f.Int()))
+		}
+	}
+}
+
+// incomparable says why a case's results are not compared: GORM failed
+// on a parameter limit the plugin chunks under (the guide's exception),
+// or the method the case forces cannot keep GORM's result.
+func (c *randomCase) incomparable(gormErr, pluginErr error) string {
+	if gormErr != nil && pluginErr == nil {
+		for _, limit := range []string{"too many SQL variables", "extended protocol limited", "too many placeholders"} {
+			if strings.Contains(gormErr.Error(), limit) {
+				return "GORM fails on a parameter limit: " + gormErr.Error()
+			}
+		}
+	}
+	if errors.Is(pluginErr, bulk.ErrMethodUnavailable) {
+		return pluginErr.Error()
+	}
+	return ""
+}
+
+// addr returns a pointer to a copy of the slice v.
+func addr(v reflect.Value) any {
+	p := reflect.New(v.Type())
+	p.Elem().Set(v)
+	return p.Interface()
+}
