@@ -259,9 +259,9 @@ type randomCase struct {
 	// bad is the row (-1: none) whose badField holds a string longer than
 	// its column allows.
 	bad, badField int
-	db       string // key of the plugin's DB
-	batch    int    // Options.BatchSize
-	method   bulk.Method
+	db            string // key of the plugin's DB
+	batch         int    // Options.BatchSize
+	method        bulk.Method
 	// createBatchSize is the session's CreateBatchSize.
 	createBatchSize int
 	omit, sel       []string
@@ -448,7 +448,6 @@ func (c *randomCase) rows(existing bool) reflect.Value {
 func (c *randomCase) options(db *gorm.DB) *gorm.DB {
 	return db.Clauses(bulk.Options{BatchSize: c.batch, Method: c.method})
 }
-
 
 // run recreates the table (through admin), writes the existing rows, and
 // creates the case's rows through db; it returns the rows, the table as
