@@ -232,6 +232,9 @@ func (r *registration) bulkCreate(db *gorm.DB, opts Options, l *load) {
 		return
 	}
 	defer w.close()
+	// Every chunk's values are taken as the one statement's would be, with
+	// Save's setting, which GORM then drops (see consumeTrackTime).
+	defer consumeTrackTime(stmt)
 	affected, err := writeChunks(stmt, stmt.ReflectValue, w, record, l)
 	if sql, vars := w.first(); sql != "" && !db.DryRun {
 		stmt.SQL.WriteString(sql)

@@ -305,7 +305,6 @@ type copyWriter struct {
 }
 
 func newCopyWriter(db *gorm.DB, plan *copyPlan, opts Options, l *load, statements func() writer) *copyWriter {
-	consumeTrackTime(db.Statement)
 	w := &copyWriter{db: db, plan: plan, opts: opts, size: copyRows, load: l, newStatements: statements}
 	switch {
 	case opts.BatchSize > 0:

@@ -113,7 +113,9 @@ func rowAddrs(model reflect.Type, rows reflect.Value) func(i int) unsafe.Pointer
 const updateTrackTime = "gorm:update_track_time"
 
 // consumeTrackTime drops Save's setting from the statement whose values
-// were taken, as ConvertToCreateValues does.
+// were taken, as ConvertToCreateValues does: from a chunk's once its
+// values are, and from the call's once every chunk's are, so that the
+// writers a chunk falls back to see it.
 func consumeTrackTime(stmt *gorm.Statement) { stmt.Settings.Delete(updateTrackTime) }
 
 // values reads row's values for cols.fields into dst, with GORM's effects

@@ -247,7 +247,6 @@ type loadWriter struct {
 }
 
 func (r *registration) newLoadWriter(db *gorm.DB, plan *loadPlan, opts Options, now time.Time) *loadWriter {
-	consumeTrackTime(db.Statement)
 	w := &loadWriter{r: r, db: db, opts: opts, now: now, plan: plan, size: loadRows}
 	if opts.BatchSize > 0 {
 		w.size = opts.BatchSize

@@ -607,12 +607,22 @@ func TestUpsertParity(t *testing.T) {
 				return db.Clauses(clause.OnConflict{DoNothing: true}).Create(rows)
 			}},
 			{"save", func(db *gorm.DB, rows *[]ParityBasic) *gorm.DB { return db.Save(rows) }},
+			{"save given keys", func(db *gorm.DB, rows *[]ParityBasic) *gorm.DB { return db.Save(rows) }},
+		}
+		type way struct {
+			name string
+			db   *gorm.DB
+		}
+		with := func(opts bulk.Options) *gorm.DB { return auto.Clauses(opts).Session(&gorm.Session{}) }
+		ways := []way{{"auto", auto}, {"chunks of 7", with(bulk.Options{BatchSize: 7})}}
+		switch dialect {
+		case "postgres":
+			ways = append(ways, way{"copy", with(bulk.Options{Method: bulk.Copy})})
+		case "mysql":
+			ways = append(ways, way{"load data", with(bulk.Options{Method: bulk.LoadData})})
 		}
 		for _, c := range cases {
-			for _, run := range []struct {
-				name string
-				db   *gorm.DB
-			}{{"auto", auto}, {"chunks of 7", auto.Clauses(bulk.Options{BatchSize: 7})}} {
+			for _, run := range ways {
 				t.Run(c.name+"/"+run.name, func(t *testing.T) {
 					do := func(db *gorm.DB) ([]ParityBasic, *gorm.DB, []map[string]any) {
 						recreate(t, plain, &ParityBasic{})
@@ -623,8 +633,17 @@ func TestUpsertParity(t *testing.T) {
 						rows := parityBasicRows(300)
 						for i := range rows {
 							rows[i].Name = fmt.Sprint("new ", i)
-							if c.name == "save" && i < 150 {
+							if i%4 == 0 {
+								// Kept, but by Save's upsert (GORM's
+								// update_track_time), whichever way
+								// the plugin writes the row.
+								rows[i].UpdatedAt = rows[i].CreatedAt.Add(time.Hour)
+							}
+							switch {
+							case strings.HasPrefix(c.name, "save") && i < 150:
 								rows[i].ID = existing[i].ID
+							case c.name == "save given keys":
+								rows[i].ID = uint(10_000 + i)
 							}
 						}
 						res := c.create(db, &rows)
@@ -632,6 +651,9 @@ func TestUpsertParity(t *testing.T) {
 					}
 					wantRows, want, wantTable := do(plain)
 					gotRows, got, gotTable := do(run.db)
+					if errors.Is(got.Error, bulk.ErrMethodUnavailable) && run.name != "auto" && run.name != "chunks of 7" {
+						t.Skip(got.Error)
+					}
 					if (got.Error == nil) != (want.Error == nil) {
 						t.Fatalf("error %v, GORM's %v", got.Error, want.Error)
 					}
@@ -641,7 +663,7 @@ func TestUpsertParity(t *testing.T) {
 						rankKeys(gotTable, gotRows, parityBasicKey)
 						rankKeys(wantTable, wantRows, parityBasicKey)
 					}
-					if dialect == "mysql-lastinsertid" && c.name != "save" && run.name != "auto" {
+					if dialect == "mysql-lastinsertid" && !strings.HasPrefix(c.name, "save") && run.name != "auto" {
 						// Without RETURNING GORM steps LastInsertId past
 						// the rows that met a duplicate; the plugin looks
 						// each row's key up by the unique email where it

@@ -56,6 +56,9 @@ func TestParityRandom(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
 		on := tmDialectOf(strings.TrimSuffix(dialect, "-lastinsertid"))
 		plain := open(t)
+		// The tables are made without foreign keys: they would name the
+		// unnamed model's table.
+		admin := open(t, &gorm.Config{DisableForeignKeyConstraintWhenMigrating: true})
 		dbs := map[string]*gorm.DB{
 			"auto":           withPlugin(t, open(t), bulk.Config{Auto: true}),
 			"prepared":       withPlugin(t, open(t, &gorm.Config{PrepareStmt: true}), bulk.Config{Auto: true}),
@@ -69,8 +72,8 @@ func TestParityRandom(t *testing.T) {
 				if c.db == "no transaction" {
 					gormDB = plainNoTx
 				}
-				want, wantTable, wantResult := c.run(t, plain, gormDB, dialect)
-				got, gotTable, gotResult := c.run(t, plain, c.options(dbs[c.db]), dialect)
+				want, wantTables, wantResult := c.run(t, admin, gormDB, dialect)
+				got, gotTables, gotResult := c.run(t, admin, c.options(dbs[c.db]), dialect)
 				if reason := c.incomparable(wantResult.Error, gotResult.Error); reason != "" {
 					t.Skip(reason)
 				}
@@ -78,6 +81,7 @@ func TestParityRandom(t *testing.T) {
 					t.Helper()
 					t.Errorf("%s\n%s", c, fmt.Sprintf(format, args...))
 				}
+				t.Logf("%s\nGORM's tables hold %d rows, %d kids, %d toys, %d refs", c, len(wantTables[0]), len(wantTables[1]), len(wantTables[2]), len(wantTables[3]))
 				if wantResult.Error != nil && gotResult.Error != nil {
 					t.Logf("both fail: %v", wantResult.Error)
 				}
@@ -87,7 +91,8 @@ func TestParityRandom(t *testing.T) {
 				case wantResult.Error == nil && gotResult.RowsAffected != wantResult.RowsAffected:
 					fail("RowsAffected %d, GORM's %d", gotResult.RowsAffected, wantResult.RowsAffected)
 				}
-				if !reflect.DeepEqual(gotTable, wantTable) {
+				for k, gotTable := range gotTables {
+					wantTable := wantTables[k]
 					for i := range max(len(gotTable), len(wantTable)) {
 						var g, w map[string]any
 						if i < len(gotTable) {
@@ -97,7 +102,7 @@ func TestParityRandom(t *testing.T) {
 							w = wantTable[i]
 						}
 						if !reflect.DeepEqual(g, w) {
-							fail("table: %d rows, GORM's %d; first difference at %d\n got %v\nwant %v", len(gotTable), len(wantTable), i, g, w)
+							fail("table %d: %d rows, GORM's %d; first difference at %d\n got %v\nwant %v", k, len(gotTable), len(wantTable), i, g, w)
 							break
 						}
 					}
@@ -221,6 +226,27 @@ type rfEmbedded struct {
 	Z *bool
 }
 
+// rfKid is a has-many child of random models, with children of its own.
+type rfKid struct {
+	ID      uint
+	OwnerID uint
+	Name    string `gorm:"size:60;default:kid"`
+	Score   float64
+	Toys    []rfToy `gorm:"foreignKey:KidID"`
+}
+
+type rfToy struct {
+	ID    uint
+	KidID uint
+	Label string `gorm:"size:60"`
+}
+
+// rfRef is what random models belong to; rows share them.
+type rfRef struct {
+	ID   uint
+	Code string `gorm:"size:40"`
+}
+
 // rfPermissions are the field permissions a random field may have.
 var rfPermissions = []string{"", "", "", "", "<-:create", "<-:update", "->", "->:false;<-:create"}
 
@@ -267,6 +293,13 @@ type randomCase struct {
 	omit, sel       []string
 	way             string // "create", "batches", "save", "do nothing", "update all", "do updates"
 	updates         []string
+	// target names the field whose unique index an upsert's conflict
+	// target is, "" for the key.
+	target string
+	// kids is 0 for a model without children, 1 for []rfKid, 2 for
+	// []*rfKid; ref is set where the model belongs to an rfRef.
+	kids int
+	ref  bool
 }
 
 func (c *randomCase) String() string {
@@ -274,8 +307,8 @@ func (c *randomCase) String() string {
 	for _, f := range c.fields {
 		fields = append(fields, fmt.Sprintf("%s %s `%s`", f.Name, f.Type, f.Tag))
 	}
-	return fmt.Sprintf("seed %d: %d rows, key %s, given %v, existing %v, bad row %d, db %s, batch %d, method %s, CreateBatchSize %d, omit %v, select %v, way %s %v\nmodel: %s",
-		c.seed, c.n, c.key, c.given, c.existing, c.bad, c.db, c.batch, c.method, c.createBatchSize, c.omit, c.sel, c.way, c.updates, strings.Join(fields, "; "))
+	return fmt.Sprintf("seed %d: %d rows, key %s, given %v, existing %v, bad row %d, db %s, batch %d, method %s, CreateBatchSize %d, omit %v, select %v, way %s %v, target %q\nmodel: %s",
+		c.seed, c.n, c.key, c.given, c.existing, c.bad, c.db, c.batch, c.method, c.createBatchSize, c.omit, c.sel, c.way, c.updates, c.target, strings.Join(fields, "; "))
 }
 
 func newRandomCase(seed uint64, on tmDialect) *randomCase {
@@ -318,17 +351,31 @@ func newRandomCase(seed uint64, on tmDialect) *randomCase {
 		if name := columns[r.IntN(len(columns))]; name != "" && !slices.Contains(tags, "column:"+name) && !c.hasColumn(name) {
 			tags = append(tags, "column:"+name)
 		}
-		if ft.dflt != "" && r.IntN(3) == 0 {
-			tags = append(tags, "default:"+ft.dflt)
-		}
-		if p := rfPermissions[r.IntN(len(rfPermissions))]; p != "" && !strings.HasPrefix(ft.tag, "auto") {
-			tags = append(tags, p)
-		}
-		if ft.unique != nil && r.IntN(5) == 0 {
+		switch {
+		case ft.unique != nil && r.IntN(5) == 0:
+			// Each row's own value, as given: no default, no permission.
 			tags = append(tags, "uniqueIndex")
+		default:
+			if ft.dflt != "" && r.IntN(3) == 0 {
+				tags = append(tags, "default:"+ft.dflt)
+			}
+			if p := rfPermissions[r.IntN(len(rfPermissions))]; p != "" && !strings.HasPrefix(ft.tag, "auto") {
+				tags = append(tags, p)
+			}
 		}
 		field(fmt.Sprint("F", i), ft.typ, strings.Join(tags, ";"))
 		c.types = append(c.types, k)
+	}
+	if (c.key == rfAutoKey || c.key == rfGivenKey) && r.IntN(2) == 0 {
+		if r.IntN(3) > 0 {
+			c.kids = 1 + r.IntN(2)
+			field("Kids", []reflect.Type{reflect.TypeFor[[]rfKid](), reflect.TypeFor[[]*rfKid]()}[c.kids-1], "foreignKey:OwnerID")
+		}
+		if r.IntN(2) == 0 {
+			c.ref = true
+			field("RefID", reflect.TypeFor[*uint](), "")
+			field("Ref", reflect.TypeFor[*rfRef](), "foreignKey:RefID")
+		}
 	}
 	c.typ = reflect.StructOf(c.fields)
 	c.n = []int{1, 2, 3, 5, 20, 150, 700, 2100}[r.IntN(8)]
@@ -375,6 +422,13 @@ func newRandomCase(seed uint64, on tmDialect) *randomCase {
 		if c.way == "do updates" {
 			c.updates = []string{names[r.IntN(len(names))]}
 		}
+		if on != tmMy && strings.HasPrefix(c.way, "do ") && r.IntN(2) == 0 {
+			for _, f := range c.fields[c.keys : c.keys+len(c.types)] {
+				if strings.Contains(string(f.Tag), "uniqueIndex") {
+					c.target = f.Name
+				}
+			}
+		}
 	}
 	return c
 }
@@ -392,7 +446,7 @@ func (c *randomCase) hasColumn(name string) bool {
 // valueFields returns the names of the fields past the keys.
 func (c *randomCase) valueFields() []string {
 	var names []string
-	for _, f := range c.fields[c.keys:] {
+	for _, f := range c.fields[c.keys : c.keys+len(c.types)] {
 		names = append(names, f.Name)
 	}
 	return names
@@ -405,6 +459,14 @@ func (c *randomCase) rows(existing bool) reflect.Value {
 	order := rand.New(rand.NewPCG(c.seed, 7)).Perm(c.n)
 	r := rand.New(rand.NewPCG(c.seed, map[bool]uint64{false: 8, true: 9}[existing]))
 	rows := reflect.MakeSlice(reflect.SliceOf(c.typ), c.n, c.n)
+	refs := make([]*rfRef, 3)
+	for k := range refs {
+		refs[k] = &rfRef{Code: fmt.Sprint("r", k)}
+		if r.IntN(3) == 0 {
+			refs[k].ID = uint(7_000_000 + k)
+		}
+	}
+	givenKids := 5_000_000
 	for i := range c.n {
 		row := rows.Index(i)
 		switch c.key {
@@ -430,6 +492,29 @@ func (c *randomCase) rows(existing bool) reflect.Value {
 				f.Set(reflect.ValueOf(ft.value(r)))
 			}
 		}
+		if c.ref && r.IntN(4) > 0 {
+			row.FieldByName("Ref").Set(reflect.ValueOf(refs[r.IntN(len(refs))]))
+		}
+		if c.kids > 0 {
+			kids := row.FieldByName("Kids")
+			for k := range r.IntN(4) {
+				kid := &rfKid{Name: fmt.Sprint("k", i, "-", k), Score: rfFloat(r)}
+				if r.IntN(3) == 0 {
+					kid.Name = ""
+				}
+				if r.IntN(10) == 0 {
+					kid.ID, givenKids = uint(givenKids), givenKids-1
+				}
+				for range r.IntN(3) {
+					kid.Toys = append(kid.Toys, rfToy{Label: rfText(r)})
+				}
+				if c.kids == 1 {
+					kids.Set(reflect.Append(kids, reflect.ValueOf(*kid)))
+				} else {
+					kids.Set(reflect.Append(kids, reflect.ValueOf(kid)))
+				}
+			}
+		}
 	}
 	if !existing {
 		if c.bad >= 0 {
@@ -449,20 +534,30 @@ func (c *randomCase) options(db *gorm.DB) *gorm.DB {
 	return db.Clauses(bulk.Options{BatchSize: c.batch, Method: c.method})
 }
 
-// run recreates the table (through admin), writes the existing rows, and
-// creates the case's rows through db; it returns the rows, the table as
-// read back, and the create's result.
-func (c *randomCase) run(t *testing.T, admin, db *gorm.DB, dialect string) (reflect.Value, []map[string]any, *gorm.DB) {
+// run recreates the tables (through admin), writes the existing rows, and
+// creates the case's rows through db; it returns the rows, the tables as
+// read back (the model's, then its kids', their toys' and the refs',
+// where it has them), and the create's result.
+func (c *randomCase) run(t *testing.T, admin, db *gorm.DB, dialect string) (reflect.Value, [][]map[string]any, *gorm.DB) {
 	t.Helper()
 	// A table per case: a pgx connection's statement cache would
 	// otherwise serve a plan whose result type changed.
 	randomTable := fmt.Sprint("parity_random_", c.seed)
-	t.Cleanup(func() { _ = admin.Migrator().DropTable(randomTable) })
-	if err := admin.Migrator().DropTable(randomTable); err != nil {
+	drop := func() error {
+		return errors.Join(admin.Migrator().DropTable(randomTable), admin.Migrator().DropTable(&rfToy{}, &rfKid{}, &rfRef{}))
+	}
+	t.Cleanup(func() { _ = drop() })
+	if err := drop(); err != nil {
+		t.Fatal(err)
+	}
+	// CreateTable, not AutoMigrate: a model's relations are also kept on
+	// the other side's schema, and AutoMigrate fails to order an unnamed
+	// model (StructOf's) among them.
+	if err := admin.Migrator().CreateTable(&rfRef{}, &rfKid{}, &rfToy{}); err != nil {
 		t.Fatal(err)
 	}
 	model := reflect.New(c.typ).Interface()
-	if err := admin.Table(randomTable).AutoMigrate(model); err != nil {
+	if err := admin.Table(randomTable).Migrator().CreateTable(model); err != nil {
 		t.Fatalf("%s\nmigrate: %v", c, err)
 	}
 	if c.existing {
@@ -486,6 +581,10 @@ func (c *randomCase) run(t *testing.T, admin, db *gorm.DB, dialect string) (refl
 	for _, f := range c.fields[:c.keys] {
 		keys = append(keys, clause.Column{Name: tx.NamingStrategy.ColumnName("", f.Name)})
 	}
+	if c.target != "" {
+		f, _ := c.typ.FieldByName(c.target)
+		keys = []clause.Column{{Name: columnOf(tx, f)}}
+	}
 	var result *gorm.DB
 	switch c.way {
 	case "create":
@@ -506,15 +605,19 @@ func (c *randomCase) run(t *testing.T, admin, db *gorm.DB, dialect string) (refl
 		}
 		result = tx.Clauses(clause.OnConflict{Columns: keys, DoUpdates: clause.AssignmentColumns(columns)}).Create(addr(rows))
 	}
-	var table []map[string]any
-	if err := admin.Table(randomTable).Find(&table).Error; err != nil {
-		t.Fatal(err)
+	tables := make([][]map[string]any, 4)
+	for k, name := range []string{randomTable, "rf_kids", "rf_toys", "rf_refs"} {
+		if err := admin.Table(name).Find(&tables[k]).Error; err != nil {
+			t.Fatal(err)
+		}
 	}
-	if c.key.generated() && strings.HasPrefix(dialect, "mysql") {
-		c.rank(rows, table)
+	if strings.HasPrefix(dialect, "mysql") {
+		c.rank(rows, tables)
 	}
-	slices.SortFunc(table, func(a, b map[string]any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
-	return rows, table, result
+	for _, table := range tables {
+		slices.SortFunc(table, func(a, b map[string]any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+	}
+	return rows, tables, result
 }
 
 // columnOf returns the column GORM names for f.
@@ -527,36 +630,101 @@ func columnOf(db *gorm.DB, f reflect.StructField) string {
 	return db.NamingStrategy.ColumnName("", f.Name)
 }
 
-// rank replaces MySQL's generated keys, in the table and in the rows, by
-// their rank among the table's keys.
-func (c *randomCase) rank(rows reflect.Value, table []map[string]any) {
-	column := strings.ToLower(c.fields[0].Name)
-	var keys []int64
-	for _, row := range table {
-		k, _ := strconv.ParseInt(fmt.Sprint(row[column]), 10, 64)
-		keys = append(keys, k)
+// rank replaces MySQL's generated keys, in the tables and in the rows, by
+// their rank among their table's keys, and the foreign keys that hold
+// them likewise.
+func (c *randomCase) rank(rows reflect.Value, tables [][]map[string]any) {
+	parent := strings.ToLower(c.fields[0].Name)
+	owners, kids, toys, refs := ranksOf(tables[0], parent), ranksOf(tables[1], "id"), ranksOf(tables[2], "id"), ranksOf(tables[3], "id")
+	if !c.key.generated() {
+		owners = nil
 	}
-	slices.Sort(keys)
-	rankOf := func(k int64) int64 {
-		if i, ok := slices.BinarySearch(keys, k); ok {
-			return int64(i + 1)
-		}
-		return -k
+	for _, r := range tables[0] {
+		owners.replace(r, parent)
+		refs.replace(r, "ref_id")
 	}
-	for _, row := range table {
-		k, _ := strconv.ParseInt(fmt.Sprint(row[column]), 10, 64)
-		row[column] = rankOf(k)
+	for _, r := range tables[1] {
+		kids.replace(r, "id")
+		owners.replace(r, "owner_id")
 	}
+	for _, r := range tables[2] {
+		toys.replace(r, "id")
+		kids.replace(r, "kid_id")
+	}
+	for _, r := range tables[3] {
+		refs.replace(r, "id")
+	}
+	seen := map[*rfRef]bool{}
 	for i := range rows.Len() {
-		f := rows.Index(i).Field(0)
-		if f.IsZero() {
+		row := rows.Index(i)
+		if f := row.Field(0); owners != nil && f.CanUint() {
+			f.SetUint(owners.of(f.Uint()))
+		} else if owners != nil {
+			f.SetInt(int64(owners.of(uint64(f.Int()))))
+		}
+		if !c.ref {
 			continue
 		}
-		if f.CanUint() {
-			f.SetUint(uint64(rankOf(int64(f.Uint()))))
-		} else {
-			f.SetInt(rankOf(f.Int()))
+		if id := row.FieldByName("RefID").Interface().(*uint); id != nil {
+			*id = uint(refs.of(uint64(*id)))
 		}
+		if ref := row.FieldByName("Ref").Interface().(*rfRef); ref != nil && !seen[ref] {
+			seen[ref] = true
+			ref.ID = uint(refs.of(uint64(ref.ID)))
+		}
+	}
+	for i := range rows.Len() {
+		if c.kids == 0 {
+			break
+		}
+		list := rows.Index(i).FieldByName("Kids")
+		for k := range list.Len() {
+			kid, ok := list.Index(k).Interface().(*rfKid)
+			if !ok {
+				kid = list.Index(k).Addr().Interface().(*rfKid)
+			}
+			kid.ID, kid.OwnerID = uint(kids.of(uint64(kid.ID))), uint(owners.of(uint64(kid.OwnerID)))
+			for j := range kid.Toys {
+				kid.Toys[j].ID, kid.Toys[j].KidID = uint(toys.of(uint64(kid.Toys[j].ID))), uint(kids.of(uint64(kid.Toys[j].KidID)))
+			}
+		}
+	}
+}
+
+// ranks maps a table's keys to their ranks; a nil ranks keeps every key.
+type ranks map[uint64]uint64
+
+func ranksOf(table []map[string]any, column string) ranks {
+	var keys []uint64
+	for _, row := range table {
+		if k, err := strconv.ParseUint(fmt.Sprint(row[column]), 10, 64); err == nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	out := ranks{}
+	for i, k := range keys {
+		out[k] = uint64(i + 1)
+	}
+	return out
+}
+
+// of returns k's rank; 0 stays 0, and a key the table does not hold
+// comes back far from any rank.
+func (r ranks) of(k uint64) uint64 {
+	if r == nil || k == 0 {
+		return k
+	}
+	if rank, ok := r[k]; ok {
+		return rank
+	}
+	return 1<<40 + k
+}
+
+// replace replaces row[column] by its rank, where it holds a key.
+func (r ranks) replace(row map[string]any, column string) {
+	if k, err := strconv.ParseUint(fmt.Sprint(row[column]), 10, 64); err == nil {
+		row[column] = r.of(k)
 	}
 }
 
