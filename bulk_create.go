@@ -104,7 +104,12 @@ func (r *registration) bulkOptions(db *gorm.DB) (Options, bool) {
 		return opts, false
 	}
 	if writesNoColumn(stmt) {
-		r.reasons.stepAside(db, "the bulk path", "GORM's own create", "the rows give no column to write, and GORM writes one row of defaults for them")
+		why := "the rows give no column to write, and GORM writes one row of defaults for them"
+		if opts.Method == Copy || opts.Method == LoadData {
+			db.AddError(fmt.Errorf("%w: %s", ErrMethodUnavailable, why))
+		} else {
+			r.reasons.stepAside(db, "the bulk path", "GORM's own create", why)
+		}
 		return opts, false
 	}
 	if r.dialect.lastInsertID && !hasReturning(stmt) {

@@ -53,3 +53,6 @@ func SetAutoincLockMode(db *gorm.DB, mode int64) {
 		}
 	}
 }
+
+// LoadWarnings is loadWarnings, for the test of what it reads.
+var LoadWarnings = loadWarnings

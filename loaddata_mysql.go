@@ -69,6 +69,12 @@ type mysqlLoad struct {
 	// is set where the DSN's timeTruncate cuts them first.
 	loc       *time.Location
 	truncates bool
+	// conditions prefixes a load, on MariaDB, so that the server keeps
+	// every condition it raises (up to 65,535, not max_error_count's
+	// default 64) for loadWarnings: a time's extra digits raise a note
+	// per row, and a warning among many notes would otherwise send the
+	// chunk to statements.
+	conditions string
 }
 
 // loadMinRows is the fewest rows the automatic choice loads with LOAD
@@ -226,7 +232,7 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time, record
 	// Every value but NULL is enclosed in quotes, a quote in it doubled,
 	// and nothing is escaped: the format then does not depend on
 	// NO_BACKSLASH_ESCAPES, and needs no escape for tabs, newlines or NUL.
-	plan.query = fmt.Sprintf("LOAD DATA LOCAL INFILE 'Reader::%%s' INTO TABLE %s CHARACTER SET %s FIELDS TERMINATED BY ',' ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY 0x0a (%s)",
+	plan.query = fmt.Sprintf(l.conditions+"LOAD DATA LOCAL INFILE 'Reader::%%s' INTO TABLE %s CHARACTER SET %s FIELDS TERMINATED BY ',' ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY 0x0a (%s)",
 		target, l.charset, strings.Join(columns, ","))
 	return plan, ""
 }
@@ -445,17 +451,26 @@ func refused(err error) bool {
 }
 
 // loadWarnings says why a load that took loaded of n rows did not store
-// GORM's rows, or "": rows skipped (a duplicate key), or a warning above a
-// note (a value stored otherwise than given).
+// GORM's rows, or "": rows skipped (a duplicate key), a warning above a
+// note (a value stored otherwise than given), or more conditions than the
+// server lists (max_error_count): notes (a time's digits past the
+// column's precision, as GORM's parameter gets them) can hide a warning
+// behind them.
 func loadWarnings(ctx context.Context, pool gorm.ConnPool, loaded int64, n int) (string, error) {
 	if loaded != int64(n) {
 		return fmt.Sprintf("the server loaded %d of %d rows (LOCAL skips duplicates)", loaded, n), nil
+	}
+	// Diagnostic statements, which keep the load's conditions.
+	var count int
+	if err := pool.QueryRowContext(ctx, "SHOW COUNT(*) WARNINGS").Scan(&count); err != nil || count == 0 {
+		return "", err
 	}
 	rows, err := pool.QueryContext(ctx, "SHOW WARNINGS")
 	if err != nil {
 		return "", err
 	}
 	defer rows.Close()
+	listed := 0
 	for rows.Next() {
 		var level, message string
 		var code int64
@@ -465,8 +480,12 @@ func loadWarnings(ctx context.Context, pool gorm.ConnPool, loaded int64, n int) 
 		if level != "Note" {
 			return fmt.Sprintf("the server stored a value otherwise than given (%s %d: %s)", level, code, message), nil
 		}
+		listed++
 	}
-	return "", rows.Err()
+	if err := rows.Err(); err != nil || listed == count {
+		return "", err
+	}
+	return fmt.Sprintf("the server noted %d conditions and lists %d (max_error_count): one not listed may be a warning", count, listed), nil
 }
 
 // encode writes the chunk's rows to out as LOAD DATA reads them, with

@@ -1,12 +1,14 @@
 package bulk_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	gormmysql "gorm.io/driver/mysql"
@@ -152,11 +154,13 @@ func TestLoadDataFallsBack(t *testing.T) {
 			t.Errorf("duplicate: %d rows written", n)
 		}
 
-		for _, mode := range []string{"strict", "non-strict"} {
+		// A time with more digits than its column raises a note per row,
+		// before which max_error_count's 64 would hide the warning.
+		for _, mode := range []string{"strict", "non-strict", "strict, a note per row", "non-strict, a note per row"} {
 			t.Run(mode, func(t *testing.T) {
 				session := func(db *gorm.DB) *gorm.DB {
 					tx := db.Session(&gorm.Session{})
-					if mode == "non-strict" {
+					if strings.HasPrefix(mode, "non-strict") {
 						// One connection, so that the session's sql_mode holds.
 						sqlDB, _ := db.DB()
 						sqlDB.SetMaxOpenConns(1)
@@ -166,12 +170,20 @@ func TestLoadDataFallsBack(t *testing.T) {
 				}
 				p, d := session(open(t)), session(withPlugin(t, open(t)))
 				recreate(t, p, &ParityBasic{})
-				want := parityBasicRows(1500)
+				notes := func(rows []ParityBasic) []ParityBasic {
+					for i := range rows {
+						if strings.HasSuffix(mode, "per row") {
+							rows[i].UpdatedAt = fixedNow.Add(time.Duration(i)*time.Second + 123456789)
+						}
+					}
+					return rows
+				}
+				want := notes(parityBasicRows(1500))
 				want[1200].Email = strings.Repeat("x", 300) // over size:191
 				wantErr := p.Create(&want).Error
 				wantTable := tableRows(t, p, "parity_basics")
 				recreate(t, p, &ParityBasic{})
-				got := parityBasicRows(1500)
+				got := notes(parityBasicRows(1500))
 				got[1200].Email = want[1200].Email
 				gotErr := d.Clauses(bulk.Options{Method: bulk.LoadData, BatchSize: 500}).Create(&got).Error
 				if (gotErr == nil) != (wantErr == nil) {
@@ -610,6 +622,54 @@ func TestCatalogSessionDatabase(t *testing.T) {
 		}
 		if !said || loads(counter) != 0 {
 			t.Errorf("said %q, %d LOAD DATA statements; want the session's database named and none", counter.info, loads(counter))
+		}
+	})
+}
+
+// TestLoadWarningsPastTheList reads the conditions of a statement that
+// raised notes and a warning: listed, the warning sends the chunk to
+// statements; where the server lists fewer conditions than it raised
+// (max_error_count), one not listed may be a warning, and so does that;
+// notes alone do not.
+func TestLoadWarningsPastTheList(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		sqlDB, err := open(t).DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		conn, err := sqlDB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE gormbulk_conditions (d DATE, s VARCHAR(2))"); err != nil {
+			t.Fatal(err)
+		}
+		notes := strings.Repeat("('2020-01-01 10:00:00', 'a'),", 5) // a time into a DATE: a note
+		for _, c := range []struct {
+			name, values string
+			listed       int
+			want         string // in why, "" for none
+		}{
+			{"notes", strings.TrimSuffix(notes, ","), 64, ""},
+			{"notes and a warning", notes + "('2020-01-01', 'abc')", 64, "Warning 1265"},
+			{"more than listed", notes + "('2020-01-01', 'abc')", 3, "max_error_count"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				if _, err := conn.ExecContext(ctx, fmt.Sprint("SET SESSION max_error_count = ", c.listed)); err != nil {
+					t.Fatal(err)
+				}
+				result, err := conn.ExecContext(ctx, "INSERT IGNORE INTO gormbulk_conditions VALUES "+c.values)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n, _ := result.RowsAffected()
+				why, err := bulk.LoadWarnings(ctx, conn, n, int(n))
+				if err != nil || (c.want == "") != (why == "") || !strings.Contains(why, c.want) {
+					t.Errorf("why %q, %v; want %q", why, err, c.want)
+				}
+			})
 		}
 	})
 }

@@ -82,8 +82,10 @@ func (p *mapPadding) pad(chunk reflect.Value) (reflect.Value, func()) {
 	}
 	return padded, func() {
 		for _, c := range copies {
+			// All but the padding: the handler may have set a key the
+			// map gave as zero (LastInsertId), as it sets it on the map.
 			for k, v := range c.copy {
-				if _, given := c.orig[k]; !given && v != nil {
+				if _, given := c.orig[k]; given || v != nil {
 					c.orig[k] = v
 				}
 			}

@@ -295,6 +295,34 @@ func parityCases() []parityCase {
 			}
 			return &r
 		}, create: func(db *gorm.DB, rows any) *gorm.DB { return db.Model(&ParityDefaults{}).Create(rows) }},
+		// Some maps give the key as zero, by column or field name, and
+		// not all give the same columns: MySQL generates the keys, and
+		// GORM sets each map's.
+		{name: "maps with zero keys", noCopy: "maps", model: &ParityDefaults{}, skip: map[string]string{
+			"sqlite": "0 is a key", "postgres": "0 is a key",
+		}, rows: func() any {
+			r := make([]map[string]any, 12)
+			for i := range r {
+				r[i] = map[string]any{"label": fmt.Sprint("m", i)}
+				switch i % 3 {
+				case 0:
+					r[i]["id"] = int64(0)
+				case 1:
+					r[i]["ID"], r[i]["level"] = int64(0), i
+				}
+			}
+			return &r
+		}, create: func(db *gorm.DB, rows any) *gorm.DB { return db.Model(&ParityDefaults{}).Create(rows) }},
+		// Select leaves none of the maps' keys: GORM writes one row of
+		// defaults for all of them.
+		{name: "maps without a selected key", noCopy: "maps", model: &ParityDefaults{}, rows: func() any {
+			r := make([]map[string]any, 12)
+			for i := range r {
+				r[i] = map[string]any{"label": fmt.Sprint("m", i)}
+			}
+			return &r
+		}, create: func(db *gorm.DB, rows any) *gorm.DB { return db.Model(&ParityDefaults{}).Select("Level").Create(rows) }},
+		{name: "key only", noCopy: "no column", model: &ShapeKeyOnly{}, rows: func() any { r := make([]ShapeKeyOnly, 5); return &r }},
 		{name: "on conflict do nothing", model: &ParityKeys{}, rows: func() any {
 			r := make([]ParityKeys, 16)
 			for i := range r {

@@ -97,6 +97,9 @@ func discoverLoad(ctx context.Context, db *gorm.DB, pool gorm.ConnPool) (*mysqlL
 		return nil, err
 	}
 	l := &mysqlLoad{lockMode: -1, charset: charset, loc: time.UTC}
+	if strings.Contains(version, "MariaDB") {
+		l.conditions = "SET STATEMENT max_error_count=65535 FOR "
+	}
 	if lockMode.Valid {
 		l.lockMode = lockMode.Int64
 	}
