@@ -33,7 +33,7 @@ func tableDatabase(stmt *gorm.Statement, name []string) (database, table string,
 		return d.DSNConfig.DBName, table, true, nil
 	}
 	var current sql.NullString
-	if err := stmt.ConnPool.QueryRowContext(stmt.Context, "SELECT DATABASE()").Scan(&current); err != nil {
+	if err := unprepared(stmt.ConnPool).QueryRowContext(stmt.Context, "SELECT DATABASE()").Scan(&current); err != nil {
 		return "", "", false, err
 	}
 	if !current.Valid {
@@ -60,7 +60,7 @@ func tableTypes(stmt *gorm.Statement, name []string) (map[string]string, string,
 	}
 	// The engine by a subquery of its own: MariaDB 10.11 takes 6 ms to
 	// join COLUMNS with TABLES.
-	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT COLUMN_NAME, DATA_TYPE,
+	rows, err := unprepared(stmt.ConnPool).QueryContext(stmt.Context, `SELECT COLUMN_NAME, DATA_TYPE,
 		(SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?), DATABASE()
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, database, table, database, table)
 	if err != nil {
@@ -121,7 +121,7 @@ func uniqueKeys(stmt *gorm.Statement, name []string) (tableKeys, error) {
 	if err != nil {
 		return tableKeys{}, err
 	}
-	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT NULL, DATABASE(), 1, 0
+	rows, err := unprepared(stmt.ConnPool).QueryContext(stmt.Context, `SELECT NULL, DATABASE(), 1, 0
 		UNION ALL
 		SELECT INDEX_NAME, COLUMN_NAME, SUB_PART IS NULL, SEQ_IN_INDEX FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY'
@@ -167,7 +167,7 @@ func uniqueKeys(stmt *gorm.Statement, name []string) (tableKeys, error) {
 // with the TRIGGER privilege on it, here granted to the user, not through
 // a role), the session's strictness and the server's version.
 func (keys *tableKeys) readLookup(stmt *gorm.Statement) error {
-	rows, err := stmt.ConnPool.QueryContext(stmt.Context, `SELECT 'm', @@SESSION.sql_mode, COUNT(*), version() FROM information_schema.TRIGGERS
+	rows, err := unprepared(stmt.ConnPool).QueryContext(stmt.Context, `SELECT 'm', @@SESSION.sql_mode, COUNT(*), version() FROM information_schema.TRIGGERS
 		WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?
 		UNION ALL
 		SELECT 'c', COLUMN_NAME, 0,

@@ -207,7 +207,7 @@ func (c *pgCatalog) read(db *gorm.DB) *pgTableInfo {
 		var stamp string
 		var lasts sql.NullString
 		info := cached.(*pgTableInfo)
-		if err := stmt.ConnPool.QueryRowContext(stmt.Context, stampQuery, name, info.sequences).Scan(&stamp, &lasts); err == nil && stamp == info.stamp {
+		if err := unprepared(stmt.ConnPool).QueryRowContext(stmt.Context, stampQuery, name, info.sequences).Scan(&stamp, &lasts); err == nil && stamp == info.stamp {
 			last := map[uint32]int64{}
 			for i, v := range strings.Split(lasts.String, ",") {
 				if n, err := strconv.ParseInt(v, 10, 64); err == nil && i < len(info.sequences) {
@@ -229,7 +229,7 @@ func (c *pgCatalog) read(db *gorm.DB) *pgTableInfo {
 
 // readTableInfo reads the table from the catalog, or returns nil.
 func readTableInfo(stmt *gorm.Statement, name string) *pgTableInfo {
-	rows, err := stmt.ConnPool.QueryContext(stmt.Context, tableInfoQuery, name)
+	rows, err := unprepared(stmt.ConnPool).QueryContext(stmt.Context, tableInfoQuery, name)
 	if err != nil {
 		return nil
 	}

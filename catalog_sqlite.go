@@ -58,9 +58,9 @@ func (c *sqliteCatalog) table(stmt *gorm.Statement) (sqliteTable, int64, bool) {
 		version  int64
 	)
 	query := "SELECT (SELECT max(rowid) FROM " + stmt.Quote(stmt.Table) + "), (SELECT schema_version FROM pragma_schema_version)"
-	if err := stmt.ConnPool.QueryRowContext(stmt.Context, query).Scan(&maxRowid, &version); err != nil {
+	if err := unprepared(stmt.ConnPool).QueryRowContext(stmt.Context, query).Scan(&maxRowid, &version); err != nil {
 		// A table without rowids refuses to name rowid.
-		if err := stmt.ConnPool.QueryRowContext(stmt.Context, "PRAGMA schema_version").Scan(&version); err != nil {
+		if err := unprepared(stmt.ConnPool).QueryRowContext(stmt.Context, "PRAGMA schema_version").Scan(&version); err != nil {
 			return sqliteTable{}, 0, false
 		}
 	}
@@ -106,7 +106,7 @@ func (t sqliteTable) rowidKey(stmt *gorm.Statement, maxRowid int64) *schema.Fiel
 // triggers, and no conflict clause in the table's constraints (ON CONFLICT
 // IGNORE or REPLACE skip or replace rows inside an INSERT).
 func readSqliteTable(stmt *gorm.Statement) (sqliteTable, bool) {
-	pool, ctx, table := stmt.ConnPool, stmt.Context, stmt.Table
+	pool, ctx, table := unprepared(stmt.ConnPool), stmt.Context, stmt.Table
 	var (
 		ddl      string
 		triggers int

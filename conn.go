@@ -80,3 +80,21 @@ func (c *chunkConn) close() {
 	}
 	c.stmt, c.query = nil, ""
 }
+
+// unprepared returns the pool under GORM's prepared statement wrapper, for
+// the plugin's own statements (savepoints, the catalog, warnings, lookups,
+// LOAD DATA): prepared in a transaction, database/sql prepares a statement
+// again on every use and keeps it until the transaction ends, so a call's
+// chunks would pile up server statements past MySQL's
+// max_prepared_stmt_count; and a load's text names its reader, new each
+// chunk, which GORM's cache would keep. The rows' INSERTs stay prepared,
+// as GORM's own.
+func unprepared(pool gorm.ConnPool) gorm.ConnPool {
+	switch ps := pool.(type) {
+	case *gorm.PreparedStmtTX:
+		return ps.Tx
+	case *gorm.PreparedStmtDB:
+		return ps.ConnPool
+	}
+	return pool
+}

@@ -349,7 +349,7 @@ func (w *copyWriter) write(chunk reflect.Value) (int64, error) {
 // which fail as GORM's.
 func (w *copyWriter) writeUpsert(chunk reflect.Value) (int64, error) {
 	stmt := w.db.Statement
-	ctx, pool := stmt.Context, stmt.ConnPool
+	ctx, pool := stmt.Context, unprepared(stmt.ConnPool)
 	allowed, err := w.allows("SELECT has_table_privilege($1, 'SELECT') AND (NOT $2 OR has_table_privilege($1, 'UPDATE'))",
 		w.plan.table.Sanitize(), updatesOnConflict(stmt))
 	if err != nil {
@@ -384,7 +384,7 @@ func (w *copyWriter) allows(query string, args ...any) (bool, error) {
 	if w.allowed == nil {
 		allowed := false
 		stmt := w.db.Statement
-		if err := stmt.ConnPool.QueryRowContext(stmt.Context, query, args...).Scan(&allowed); err != nil {
+		if err := unprepared(stmt.ConnPool).QueryRowContext(stmt.Context, query, args...).Scan(&allowed); err != nil {
 			return false, err
 		}
 		w.allowed = &allowed

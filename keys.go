@@ -269,7 +269,7 @@ func (w *statementWriter) writeHalves(chunk reflect.Value, drawn []bool) (int64,
 	}
 	ctx := w.db.Statement.Context
 	saved := snapshot(chunk)
-	if _, err := w.conn.ExecContext(ctx, "SAVEPOINT gormbulk_rows"); err != nil {
+	if _, err := unprepared(w.conn.ConnPool).ExecContext(ctx, "SAVEPOINT gormbulk_rows"); err != nil {
 		return 0, err
 	}
 	tx := w.writeChunk(chunk)
@@ -277,12 +277,12 @@ func (w *statementWriter) writeHalves(chunk reflect.Value, drawn []bool) (int64,
 		return 0, tx.Error
 	}
 	if tx.RowsAffected == int64(n) {
-		_, err := w.conn.ExecContext(ctx, "RELEASE SAVEPOINT gormbulk_rows")
+		_, err := unprepared(w.conn.ConnPool).ExecContext(ctx, "RELEASE SAVEPOINT gormbulk_rows")
 		return tx.RowsAffected, err
 	}
 	restoreRows(chunk, saved)
 	for _, undo := range []string{"ROLLBACK TO SAVEPOINT gormbulk_rows", "RELEASE SAVEPOINT gormbulk_rows"} {
-		if _, err := w.conn.ExecContext(ctx, undo); err != nil {
+		if _, err := unprepared(w.conn.ConnPool).ExecContext(ctx, undo); err != nil {
 			return 0, err
 		}
 	}

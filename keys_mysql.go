@@ -201,7 +201,7 @@ func (m *uniqueMatch) setStagedKeys(stmt *gorm.Statement, chunk reflect.Value, w
 // read runs a lookup, which hands back each row's place in the chunk and
 // its key, and gives the rows their keys.
 func (m *uniqueMatch) read(stmt *gorm.Statement, chunk reflect.Value, query string, args ...any) error {
-	rows, err := stmt.ConnPool.QueryContext(stmt.Context, query, args...)
+	rows, err := unprepared(stmt.ConnPool).QueryContext(stmt.Context, query, args...)
 	if err != nil {
 		return err
 	}

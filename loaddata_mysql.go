@@ -311,7 +311,7 @@ func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
 		// The OK packet's insert id is 0 after LOAD DATA; the session's
 		// LAST_INSERT_ID() is its first key.
 		var firstKey int64
-		if err := w.db.Statement.ConnPool.QueryRowContext(w.db.Statement.Context, "SELECT LAST_INSERT_ID()").Scan(&firstKey); err != nil {
+		if err := unprepared(w.db.Statement.ConnPool).QueryRowContext(w.db.Statement.Context, "SELECT LAST_INSERT_ID()").Scan(&firstKey); err != nil {
 			return 0, err
 		}
 		step := w.plan.step
@@ -327,7 +327,7 @@ func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
 // not create the table or the load cannot store the rows as given.
 func (w *loadWriter) writeStaged(chunk reflect.Value) (int64, error) {
 	stmt := w.db.Statement
-	ctx, pool := stmt.Context, stmt.ConnPool
+	ctx, pool := stmt.Context, unprepared(stmt.ConnPool)
 	// A failed statement leaves MySQL's transaction as it was.
 	if _, err := pool.ExecContext(ctx, w.plan.createStage); err != nil {
 		return w.byStatements(chunk, "the staging table cannot be created: "+err.Error())
@@ -357,7 +357,7 @@ func (w *loadWriter) writeStaged(chunk reflect.Value) (int64, error) {
 // why the chunk must go by statements, having gone back to the savepoint.
 func (w *loadWriter) load(chunk reflect.Value) (int64, string, error) {
 	stmt := w.db.Statement
-	pool := stmt.ConnPool
+	pool := unprepared(stmt.ConnPool)
 	ctx := stmt.Context
 	if _, err := pool.ExecContext(ctx, "SAVEPOINT gormbulk_load"); err != nil {
 		return 0, "", err

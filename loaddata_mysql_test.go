@@ -673,3 +673,70 @@ func TestLoadWarningsPastTheList(t *testing.T) {
 		}
 	})
 }
+
+// TestPreparedStatementsHeld creates many chunks under PrepareStmt in a
+// transaction, where database/sql prepares a cached statement again on
+// each use and holds it until the transaction ends: the plugin's own
+// statements (savepoints, LOAD DATA, warnings, staging) are not prepared,
+// so the server holds no more statements than for GORM's
+// CreateInBatches of the same batches, far from max_prepared_stmt_count.
+func TestPreparedStatementsHeld(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain := open(t, &gorm.Config{PrepareStmt: true})
+		db := withPlugin(t, open(t, &gorm.Config{PrepareStmt: true}), bulk.Config{Auto: true})
+		held := func(db *gorm.DB, create func(tx *gorm.DB, rows *[]ParityBasic) error) int {
+			recreate(t, plain, &ParityBasic{})
+			existing := parityBasicRows(500)
+			if err := plain.Create(&existing).Error; err != nil {
+				t.Fatal(err)
+			}
+			var before, during int
+			read := func(n *int) {
+				var name string
+				if err := plain.Raw("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'").Row().Scan(&name, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			read(&before)
+			if err := db.Transaction(func(tx *gorm.DB) error {
+				rows := parityBasicRows(2000)
+				for i := range rows[:500] {
+					rows[i].ID = existing[i].ID
+				}
+				if err := create(tx, &rows); err != nil {
+					return err
+				}
+				read(&during)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return during - before
+		}
+		for _, c := range []struct {
+			name   string
+			create func(tx *gorm.DB, rows *[]ParityBasic) error
+		}{
+			{"create", func(tx *gorm.DB, rows *[]ParityBasic) error {
+				for i := range *rows {
+					(*rows)[i].ID, (*rows)[i].Email = 0, "new "+(*rows)[i].Email
+				}
+				return tx.Create(rows).Error
+			}},
+			{"save", func(tx *gorm.DB, rows *[]ParityBasic) error { return tx.Save(rows).Error }},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				gormHeld := held(plain, func(tx *gorm.DB, rows *[]ParityBasic) error {
+					return c.create(tx.Session(&gorm.Session{CreateBatchSize: 5}), rows)
+				})
+				plugin := held(db, func(tx *gorm.DB, rows *[]ParityBasic) error {
+					return c.create(tx.Clauses(bulk.Options{BatchSize: 5}), rows)
+				})
+				t.Logf("held: plugin %d, GORM %d", plugin, gormHeld)
+				if plugin > gormHeld+5 {
+					t.Errorf("the plugin's chunks held %d prepared statements, GORM's batches %d", plugin, gormHeld)
+				}
+			})
+		}
+	})
+}

@@ -85,7 +85,7 @@ func (plan *copyPlan) stage(stmt *gorm.Statement, rows reflect.Value, catalog ma
 // read the target.
 func (w *copyWriter) writeStaged(chunk reflect.Value) (int64, error) {
 	stmt := w.db.Statement
-	ctx, pool := stmt.Context, stmt.ConnPool
+	ctx, pool := stmt.Context, unprepared(stmt.ConnPool)
 	// The staging table takes its shape from a SELECT of the target.
 	allowed, err := w.allows("SELECT has_database_privilege(current_database(), 'TEMP') AND has_table_privilege($1, 'SELECT')",
 		w.plan.table.Sanitize())
@@ -185,7 +185,8 @@ func (w *copyWriter) stagedTwice(err error) error {
 	if !updatedTwiceCode(err) || !ok || len(c.Columns) == 0 {
 		return err
 	}
-	if _, e := stmt.ConnPool.ExecContext(stmt.Context, "ROLLBACK TO SAVEPOINT gormbulk_stage"); e != nil {
+	pool := unprepared(stmt.ConnPool)
+	if _, e := pool.ExecContext(stmt.Context, "ROLLBACK TO SAVEPOINT gormbulk_stage"); e != nil {
 		return err
 	}
 	target := make([]string, len(c.Columns))
@@ -195,7 +196,7 @@ func (w *copyWriter) stagedTwice(err error) error {
 	query := fmt.Sprintf("SELECT min(%[1]s), max(%[1]s) FROM %[2]s GROUP BY %[3]s HAVING count(*) > 1 LIMIT 1",
 		stagingOrder, stagingTable, strings.Join(target, ","))
 	var first, last int
-	if stmt.ConnPool.QueryRowContext(stmt.Context, query).Scan(&first, &last) != nil {
+	if pool.QueryRowContext(stmt.Context, query).Scan(&first, &last) != nil {
 		return err
 	}
 	return twiceError(first, last, err)
