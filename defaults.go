@@ -230,8 +230,9 @@ func createValues(stmt *gorm.Statement, rows reflect.Value, now time.Time, timeT
 // writesNoColumn reports whether GORM's create writes no column for the
 // statement's rows: every column it would write is left to the database by
 // every row (a model of a generated key alone, say), or no map has a key
-// it writes. GORM then writes one row of defaults for the whole slice (INSERT … DEFAULT VALUES, MySQL's
-// VALUES()), and so does the bulk path, by leaving the call to GORM.
+// it writes. GORM then writes one row of defaults for the whole slice
+// (INSERT … DEFAULT VALUES, MySQL's VALUES()), and so does the bulk path,
+// by leaving the call to GORM.
 func writesNoColumn(stmt *gorm.Statement) bool {
 	rows := stmt.ReflectValue
 	if maps, ok := rows.Interface().([]map[string]any); ok {
@@ -258,26 +259,6 @@ func writesNoColumn(stmt *gorm.Statement) bool {
 		}
 	}
 	return true
-}
-
-// mapsWriteColumn reports whether some map has a key GORM writes: one
-// that Select and Omit leave (ConvertSliceOfMapToValuesForCreate's test).
-// Without one, GORM writes one row of defaults for all the maps.
-func mapsWriteColumn(stmt *gorm.Statement, maps []map[string]any) bool {
-	selected, restricted := stmt.SelectAndOmitColumns(true, false)
-	for _, m := range maps {
-		for k := range m {
-			if stmt.Schema != nil {
-				if f := stmt.Schema.LookUpField(k); f != nil {
-					k = f.DBName
-				}
-			}
-			if v, ok := selected[k]; (ok && v) || (!ok && !restricted) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // defaulted reports, for a field the database defaults, whether the

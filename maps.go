@@ -13,7 +13,7 @@ import (
 // single statement's columns for every chunk.
 type mapPadding struct {
 	columns []string // the statement's columns, as GORM names them
-	schema  func(string) string
+	stmt    *gorm.Statement
 }
 
 // newMapPadding returns nil unless the rows are maps whose keys differ.
@@ -21,19 +21,11 @@ func newMapPadding(stmt *gorm.Statement, rows reflect.Value) *mapPadding {
 	if _, ok := rows.Index(0).Interface().(map[string]any); !ok {
 		return nil
 	}
-	p := &mapPadding{schema: func(k string) string { return k }}
-	if s := stmt.Schema; s != nil {
-		p.schema = func(k string) string {
-			if f := s.LookUpField(k); f != nil {
-				return f.DBName
-			}
-			return k
-		}
-	}
+	p := &mapPadding{stmt: stmt}
 	seen := map[string]int{}
 	for i := 0; i < rows.Len(); i++ {
 		for k := range rows.Index(i).Interface().(map[string]any) {
-			name := p.schema(k)
+			name := mapColumn(stmt, k)
 			if _, ok := seen[name]; !ok {
 				p.columns = append(p.columns, name)
 			}
@@ -46,6 +38,32 @@ func newMapPadding(stmt *gorm.Statement, rows reflect.Value) *mapPadding {
 		}
 	}
 	return nil
+}
+
+// mapColumn returns the column a map's key names, as GORM reads it: a
+// field's name or column, or else the key itself.
+func mapColumn(stmt *gorm.Statement, k string) string {
+	if stmt.Schema != nil {
+		if f := stmt.Schema.LookUpField(k); f != nil {
+			return f.DBName
+		}
+	}
+	return k
+}
+
+// mapsWriteColumn reports whether some map has a key GORM writes: one
+// that Select and Omit leave (ConvertSliceOfMapToValuesForCreate's test).
+// Without one, GORM writes one row of defaults for all the maps.
+func mapsWriteColumn(stmt *gorm.Statement, maps []map[string]any) bool {
+	selected, restricted := stmt.SelectAndOmitColumns(true, false)
+	for _, m := range maps {
+		for k := range m {
+			if v, ok := selected[mapColumn(stmt, k)]; (ok && v) || (!ok && !restricted) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pad returns the chunk with each map that lacks a column replaced by a copy
@@ -62,7 +80,7 @@ func (p *mapPadding) pad(chunk reflect.Value) (reflect.Value, func()) {
 		orig := chunk.Index(i).Interface().(map[string]any)
 		have := make(map[string]bool, len(orig))
 		for k := range orig {
-			have[p.schema(k)] = true
+			have[mapColumn(p.stmt, k)] = true
 		}
 		m, copiedOrig := orig, false
 		for _, c := range p.columns {
