@@ -338,6 +338,9 @@ type randomCase struct {
 	// []*rfKid; ref is set where the model belongs to an rfRef.
 	kids int
 	ref  bool
+	// full is set where the session saves associations in full
+	// (FullSaveAssociations: the children's upserts update every column).
+	full bool
 }
 
 func (c *randomCase) String() string {
@@ -345,8 +348,8 @@ func (c *randomCase) String() string {
 	for _, f := range c.fields {
 		fields = append(fields, fmt.Sprintf("%s %s `%s`", f.Name, f.Type, f.Tag))
 	}
-	return fmt.Sprintf("seed %d: %d rows, key %s, given %v, existing %v, bad row %d, db %s, batch %d, method %s, CreateBatchSize %d, omit %v, select %v, way %s %v, target %q\nmodel: %s",
-		c.seed, c.n, c.key, c.given, c.existing, c.bad, c.db, c.batch, c.method, c.createBatchSize, c.omit, c.sel, c.way, c.updates, c.target, strings.Join(fields, "; "))
+	return fmt.Sprintf("seed %d: %d rows, key %s, given %v, existing %v, bad row %d, db %s, batch %d, method %s, CreateBatchSize %d, omit %v, select %v, way %s %v, target %q, full %v\nmodel: %s",
+		c.seed, c.n, c.key, c.given, c.existing, c.bad, c.db, c.batch, c.method, c.createBatchSize, c.omit, c.sel, c.way, c.updates, c.target, c.full, strings.Join(fields, "; "))
 }
 
 func newRandomCase(seed uint64, on tmDialect) *randomCase {
@@ -409,6 +412,7 @@ func newRandomCase(seed uint64, on tmDialect) *randomCase {
 			c.kids = 1 + r.IntN(2)
 			field("Kids", []reflect.Type{reflect.TypeFor[[]rfKid](), reflect.TypeFor[[]*rfKid]()}[c.kids-1], "foreignKey:OwnerID")
 		}
+		c.full = r.IntN(4) == 0
 		if r.IntN(2) == 0 {
 			c.ref = true
 			field("RefID", reflect.TypeFor[*uint](), "")
@@ -639,8 +643,8 @@ func (c *randomCase) run(t *testing.T, admin, db *gorm.DB, dialect string) (refl
 	}
 	rows := c.rows(false)
 	tx := db.Table(randomTable)
-	if c.createBatchSize > 0 {
-		tx = tx.Session(&gorm.Session{CreateBatchSize: c.createBatchSize})
+	if c.createBatchSize > 0 || c.full {
+		tx = tx.Session(&gorm.Session{CreateBatchSize: c.createBatchSize, FullSaveAssociations: c.full})
 	}
 	if c.omit != nil {
 		tx = tx.Omit(c.omit...)
