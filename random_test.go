@@ -3,7 +3,6 @@ package bulk_test
 import (
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -111,14 +110,7 @@ func TestParityRandom(t *testing.T) {
 					}
 				}
 				if wantResult.Error == nil && gotResult.Error == nil {
-					for i := range want.Len() {
-						if g, w := got.Index(i).Interface(), want.Index(i).Interface(); !reflect.DeepEqual(g, w) {
-							gj, _ := json.Marshal(g)
-							wj, _ := json.Marshal(w)
-							fail("struct %d differs from GORM's\n got %s\nwant %s", i, gj, wj)
-							break
-						}
-					}
+					sameRows(t, c.String(), addr(got), addr(want))
 				}
 			})
 		}
