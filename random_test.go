@@ -445,6 +445,13 @@ func newRandomCase(seed uint64, on tmDialect) *randomCase {
 		for _, f := range c.fields[:c.keys] {
 			c.sel = append(c.sel, f.Name)
 		}
+		if c.kids > 0 && r.IntN(2) == 0 {
+			c.sel = append(c.sel, "Kids")
+		}
+	case 2:
+		if c.kids > 0 || c.ref {
+			c.omit = []string{[]string{clause.Associations, "Kids", "Ref", "Kids.Name", "Kids.Toys"}[r.IntN(5)]}
+		}
 	}
 	c.way = "create"
 	switch r.IntN(8) {
