@@ -180,7 +180,7 @@ func (r *registration) oneStatement(stmt *gorm.Statement, opts Options) bool {
 	auto, columns := opts.Method == AnyMethod, len(stmt.Schema.DBNames)
 	switch {
 	case !auto && opts.Method != Values,
-		modified || c.DoNothing || len(c.Where.Exprs) > 0 || lookup,
+		modified || doesNothing(stmt) || len(c.Where.Exprs) > 0 || lookup,
 		// COPY, LOAD DATA and arrays read the pinned connection; SQLite's
 		// schema may say the table skips rows, which the plugin undoes.
 		r.dialect.pgx() && (auto && copyPays(stmt) || n*columns >= arraysMinValues),

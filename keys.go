@@ -230,7 +230,7 @@ func ownRows(stmt *gorm.Statement, tableSkips bool) bool {
 	if c, ok := stmt.Clauses["INSERT"].Expression.(clause.Insert); ok && strings.Contains(strings.ToUpper(c.Modifier), "IGNORE") {
 		return true
 	}
-	if c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict); ok && (c.DoNothing || len(c.Where.Exprs) > 0) {
+	if c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict); ok && (doesNothing(stmt) || len(c.Where.Exprs) > 0) {
 		return stmt.Dialector.Name() != "mysql"
 	}
 	return tableSkips
@@ -459,8 +459,9 @@ func (seq *pgSequence) draw(stmt *gorm.Statement, c *pgx.Conn, n int) ([]int64, 
 // change what it writes.
 func keysAhead(stmt *gorm.Statement, info *pgTableInfo) (seq *pgSequence, overriding bool) {
 	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
-	updateWhere := !c.DoNothing && len(c.Where.Exprs) > 0
-	if !ok || !(c.DoNothing || updateWhere) || info == nil || stmt.Schema == nil || stmt.Context.Value(inAssociations{}) != nil {
+	nothing := doesNothing(stmt)
+	updateWhere := !nothing && len(c.Where.Exprs) > 0
+	if !ok || !(nothing || updateWhere) || info == nil || stmt.Schema == nil || stmt.Context.Value(inAssociations{}) != nil {
 		return nil, false
 	}
 	pk := stmt.Schema.PrioritizedPrimaryField
@@ -758,9 +759,8 @@ func (r *registration) recordLeftToDB(stmt *gorm.Statement, opts Options) *leftT
 	}
 	l := &leftToDB{stmt: stmt}
 	if returning := hasReturning(stmt); returning {
-		c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
 		// MySQL's clause builder turns DO NOTHING into an update of the key.
-		l.keepFirst = c.DoNothing && stmt.Dialector.Name() != "mysql"
+		l.keepFirst = doesNothing(stmt) && stmt.Dialector.Name() != "mysql"
 	} else {
 		l.keepFirst = r.dialect.lastInsertID
 	}

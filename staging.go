@@ -52,7 +52,7 @@ func upsertCopyRefusal(stmt *gorm.Statement, opts Options, direct bool) string {
 		return fmt.Sprintf("an upsert of fewer than %d rows goes faster as one statement", least)
 	}
 	c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
-	if !direct && (c.DoNothing || len(c.Where.Exprs) > 0) && readsBack(stmt, opts) {
+	if !direct && (doesNothing(stmt) || len(c.Where.Exprs) > 0) && readsBack(stmt, opts) {
 		return "an upsert that may skip rows reads its keys back by statements"
 	}
 	return ""

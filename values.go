@@ -576,8 +576,7 @@ func trace(tx *gorm.DB, begin time.Time) {
 // NOTHING (MySQL's clause builder turns DO NOTHING into an update, and its
 // RETURNING hands every row back).
 func skipsRows(stmt *gorm.Statement, chunk reflect.Value) bool {
-	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
-	return ok && c.DoNothing && hasReturning(stmt) && stmt.Dialector.Name() != "mysql" &&
+	return doesNothing(stmt) && hasReturning(stmt) && stmt.Dialector.Name() != "mysql" &&
 		stmt.Schema != nil && readsBack(stmt, Options{}) && reflect.Indirect(chunk.Index(0)).Type() == stmt.Schema.ModelType
 }
 
@@ -680,8 +679,7 @@ func hasOnConflict(stmt *gorm.Statement) bool {
 // updatesOnConflict reports whether the statement updates the rows it
 // conflicts with (ON CONFLICT DO UPDATE, GORM's UpdateAll).
 func updatesOnConflict(stmt *gorm.Statement) bool {
-	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
-	return ok && !c.DoNothing
+	return hasOnConflict(stmt) && !doesNothing(stmt)
 }
 
 // updateAll is what GORM's ConvertToCreateValues does for ON CONFLICT
@@ -698,13 +696,7 @@ func updateAll(stmt *gorm.Statement, values clause.Values, now time.Time) {
 	var columns []string
 	for _, column := range values.Columns {
 		f := stmt.Schema.LookUpField(column.Name)
-		if f == nil {
-			continue
-		}
-		if v, ok := selected[f.DBName]; !((ok && v) || (!ok && !restricted)) {
-			continue
-		}
-		if f.PrimaryKey || (f.HasDefaultValue && f.DefaultValueInterface == nil && !strings.EqualFold(f.DefaultValue, "NULL")) || f.AutoCreateTime > 0 {
+		if f == nil || !updatable(f, selected, restricted) {
 			continue
 		}
 		if f.AutoUpdateTime == 0 {
@@ -732,6 +724,41 @@ func updateAll(stmt *gorm.Statement, values clause.Values, now time.Time) {
 		}
 	}
 	stmt.AddClause(c)
+}
+
+// updatable reports whether UpdateAll updates f's column where the rows
+// write it: not a key, a database default or an autoCreateTime, and left
+// by Select and Omit (GORM's rule).
+func updatable(f *schema.Field, selected map[string]bool, restricted bool) bool {
+	if v, ok := selected[f.DBName]; !((ok && v) || (!ok && !restricted)) {
+		return false
+	}
+	return !f.PrimaryKey && (!f.HasDefaultValue || f.DefaultValueInterface != nil || strings.EqualFold(f.DefaultValue, "NULL")) && f.AutoCreateTime == 0
+}
+
+// doesNothing reports whether the statement's ON CONFLICT leaves a row it
+// meets as it is: DO NOTHING, or an UpdateAll (Save's upsert) without a
+// column to update, which updateAll makes DO NOTHING as GORM does. The
+// read-back is planned from it: GORM's scan then passes over the rows
+// that hold a key, and the plugin gives each row its own.
+func doesNothing(stmt *gorm.Statement) bool {
+	c, ok := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
+	switch {
+	case !ok:
+		return false
+	case c.DoNothing:
+		return true
+	case !c.UpdateAll || len(c.DoUpdates) > 0 || stmt.Schema == nil:
+		return false
+	}
+	cols := newInsertColumns(stmt, time.Time{})
+	selected, restricted := stmt.SelectAndOmitColumns(true, true)
+	for _, f := range slices.Concat(cols.fields, cols.dbDefaults) {
+		if updatable(f, selected, restricted) {
+			return false
+		}
+	}
+	return true
 }
 
 // updatedTwice names the two rows of a chunk whose upsert failed because
