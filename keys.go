@@ -267,9 +267,9 @@ func (w *statementWriter) writeHalves(chunk reflect.Value, drawn []bool) (int64,
 		}
 		return tx.RowsAffected, tx.Error
 	}
-	ctx := w.db.Statement.Context
+	ctx, pool := w.db.Statement.Context, unprepared(w.conn.ConnPool)
 	saved := snapshot(chunk)
-	if _, err := unprepared(w.conn.ConnPool).ExecContext(ctx, "SAVEPOINT gormbulk_rows"); err != nil {
+	if _, err := pool.ExecContext(ctx, "SAVEPOINT gormbulk_rows"); err != nil {
 		return 0, err
 	}
 	tx := w.writeChunk(chunk)
@@ -277,12 +277,12 @@ func (w *statementWriter) writeHalves(chunk reflect.Value, drawn []bool) (int64,
 		return 0, tx.Error
 	}
 	if tx.RowsAffected == int64(n) {
-		_, err := unprepared(w.conn.ConnPool).ExecContext(ctx, "RELEASE SAVEPOINT gormbulk_rows")
+		_, err := pool.ExecContext(ctx, "RELEASE SAVEPOINT gormbulk_rows")
 		return tx.RowsAffected, err
 	}
 	restoreRows(chunk, saved)
 	for _, undo := range []string{"ROLLBACK TO SAVEPOINT gormbulk_rows", "RELEASE SAVEPOINT gormbulk_rows"} {
-		if _, err := unprepared(w.conn.ConnPool).ExecContext(ctx, undo); err != nil {
+		if _, err := pool.ExecContext(ctx, undo); err != nil {
 			return 0, err
 		}
 	}

@@ -740,3 +740,26 @@ func TestPreparedStatementsHeld(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadDataNotesStay loads rows whose times each raise a note (more
+// digits than the column keeps): MariaDB's loads keep every condition, so
+// the chunks stay LOAD DATA, with no step aside said.
+func TestLoadDataNotesStay(t *testing.T) {
+	onMySQL(t, func(t *testing.T, dialect string, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		counter := &statementCounter{Interface: logger.Discard}
+		db := withPlugin(t, open(t, &gorm.Config{Logger: counter}))
+		recreate(t, db, &ParityBasic{})
+		rows := parityBasicRows(1500)
+		for i := range rows {
+			rows[i].UpdatedAt = fixedNow.Add(time.Duration(i)*time.Second + 123456789)
+		}
+		if err := db.Clauses(bulk.Options{Method: bulk.LoadData}).Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range counter.info {
+			if strings.Contains(s, "steps aside") {
+				t.Errorf("said %q", s)
+			}
+		}
+	})
+}
