@@ -507,42 +507,89 @@ func overridingSystemValue(c clause.Clause, builder clause.Builder) {
 	}
 }
 
-// keepReturned runs the chunk's INSERT, whose rows hold the keys drawn
-// ahead, and gives each row what RETURNING handed back with its key, and
-// its zero key back to every row whose key did not come back: the rows
-// ON CONFLICT skipped. It returns the rows written.
-func keepReturned(tx *gorm.DB, pool gorm.ConnPool, keys []int64) (int64, error) {
+// keepReturned runs the chunk's INSERT, whose rows all hold their keys,
+// given or drawn ahead (drawn tells which), and gives each row what
+// RETURNING handed back with its key. A row whose key did not come back
+// was skipped by ON CONFLICT: it gets its zero key back where it was drawn
+// for it, and keeps the key it gave. Rows giving one key are one row to
+// the INSERT, which writes the first and skips the others. It returns the
+// rows written.
+func keepReturned(tx *gorm.DB, pool gorm.ConnPool, drawn []bool) (int64, error) {
 	stmt := tx.Statement
+	chunk, pk := stmt.ReflectValue, stmt.Schema.PrioritizedPrimaryField
+	rowOf := make(map[int64]int, chunk.Len())
+	for i := chunk.Len() - 1; i >= 0; i-- {
+		key, _ := keyInt(pk.ReflectValueOf(stmt.Context, reflect.Indirect(chunk.Index(i))))
+		rowOf[key] = i
+	}
 	scratch, n, err := scanScratch(tx, pool)
 	if err != nil {
 		return 0, err
 	}
-	chunk, pk := stmt.ReflectValue, stmt.Schema.PrioritizedPrimaryField
-	rowOf := make(map[int64]int, len(keys))
-	for i, key := range keys {
-		rowOf[key] = i
-	}
-	written := make([]bool, len(keys))
+	written := make([]bool, chunk.Len())
 	fields := returnedFields(stmt)
 	for j := range n {
 		returned := reflect.Indirect(scratch.Index(j))
 		key, _ := keyInt(pk.ReflectValueOf(stmt.Context, returned))
 		i, ok := rowOf[key]
 		if !ok || written[i] {
-			return 0, fmt.Errorf("gormbulk: RETURNING handed back key %d, not one drawn for the chunk's rows", key)
+			return 0, fmt.Errorf("gormbulk: RETURNING handed back key %d, not one of the chunk's rows", key)
 		}
 		written[i] = true
 		copyReturned(stmt, fields, reflect.Indirect(chunk.Index(i)), returned)
 	}
 	zero := reflect.Zero(pk.FieldType).Interface()
-	for i := range keys {
-		if !written[i] {
+	for i, drew := range drawn {
+		if drew && !written[i] {
 			if err := pk.Set(stmt.Context, reflect.Indirect(chunk.Index(i)), zero); err != nil {
 				return 0, err
 			}
 		}
 	}
 	return int64(n), nil
+}
+
+// unshare returns the chunk with each appearance of a struct shared by
+// pointer after its first replaced by a copy of it. GORM writes a row per
+// appearance, each with generated values of its own, which one struct
+// cannot hold for all while the chunk's rows get keys before they are
+// written (drawn ahead) or between its statements (writeOwn's halves):
+// the later rows would be written with the earlier row's key. merge then
+// gives a struct that left its key to the database what GORM's read-back
+// leaves it (see leftToDB): with keepFirst, where its first appearance was
+// skipped, its first copy written; otherwise its last copy written.
+func unshare(stmt *gorm.Statement, chunk reflect.Value, keepFirst bool) (reflect.Value, func()) {
+	if _, _, ok := sharedRows(chunk); !ok {
+		return chunk, func() {}
+	}
+	pk := stmt.Schema.PrioritizedPrimaryField
+	copies := reflect.MakeSlice(chunk.Type(), chunk.Len(), chunk.Len())
+	seen := make(map[uintptr]bool, chunk.Len())
+	var later []int // the copied rows whose structs leave the key to the database
+	for i := range chunk.Len() {
+		row := chunk.Index(i)
+		if seen[row.Pointer()] {
+			copied := reflect.New(row.Type().Elem())
+			copied.Elem().Set(row.Elem())
+			if _, zero := pk.ValueOf(stmt.Context, copied.Elem()); zero {
+				later = append(later, i)
+			}
+			row = copied
+		}
+		seen[row.Pointer()] = true
+		copies.Index(i).Set(row)
+	}
+	return copies, func() {
+		for _, j := range later {
+			shared, copied := chunk.Index(j).Elem(), copies.Index(j).Elem()
+			if _, zero := pk.ValueOf(stmt.Context, copied); zero {
+				continue // skipped
+			}
+			if _, zero := pk.ValueOf(stmt.Context, shared); zero || !keepFirst {
+				shared.Set(copied)
+			}
+		}
+	}
 }
 
 // scanCounting runs the chunk's INSERT, whose rows' keys cannot be drawn
@@ -613,9 +660,9 @@ func copyReturned(stmt *gorm.Statement, fields []*schema.Field, to, from reflect
 	}
 }
 
-// keyInt returns an integer key's value.
+// keyInt returns an integer key's value, through a pointer.
 func keyInt(v reflect.Value) (int64, bool) {
-	switch {
+	switch v = reflect.Indirect(v); {
 	case v.CanInt():
 		return v.Int(), true
 	case v.CanUint():

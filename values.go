@@ -353,6 +353,11 @@ func (w *statementWriter) close() { w.conn.close() }
 func (w *statementWriter) first() (string, []any) { return w.firstSQL, w.firstVars }
 
 func (w *statementWriter) write(chunk reflect.Value) (int64, error) {
+	if w.ahead != nil || w.ownRows {
+		var merge func()
+		chunk, merge = unshare(w.db.Statement, chunk, w.record == nil || w.record.keepFirst)
+		defer merge()
+	}
 	if w.ownRows {
 		n, err := w.writeOwn(chunk)
 		w.offset += chunk.Len()
@@ -390,17 +395,20 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		values   clause.Values
 		ownBuild = conn.dialect.buildsAhead(stmt, chunk) // the INSERT is built here
 	)
-	// Where ON CONFLICT may skip rows, a chunk whose rows all leave the key
-	// to the database gets its keys drawn ahead, before its values are
-	// taken, and only the rows
-	// RETURNING hands back keep theirs (keys.go).
-	var drawn []int64
-	if w.ahead != nil && zeroRows(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue, nil) == chunk.Len() {
-		if err := withPgx(db.Statement.ConnPool, func(c *pgx.Conn) (err error) {
-			drawn, err = w.ahead.draw(stmt, c, chunk.Len())
-			return err
-		}); tx.AddError(err) == nil && drawn != nil {
-			tx.AddError(setKeys(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue, func(i int) int64 { return drawn[i] }))
+	// Where ON CONFLICT DO NOTHING may skip rows, the chunk's rows that
+	// leave the key to the database get theirs drawn ahead, before its
+	// values are taken, and the rows RETURNING hands back are told by their
+	// keys (keepReturned). A key given into an identity GENERATED ALWAYS
+	// fails GORM's statement, which OVERRIDING SYSTEM VALUE would let
+	// through: such a chunk draws nothing, and fails as GORM's.
+	var drawn []bool // the rows whose keys were drawn here, where keys tell the rows
+	if w.ahead != nil && !w.ownRows {
+		pk := stmt.Schema.PrioritizedPrimaryField
+		if !w.overriding || zeroRows(stmt, pk, stmt.ReflectValue, nil) == chunk.Len() {
+			drawn = make([]bool, chunk.Len())
+			tx.AddError(withPgx(db.Statement.ConnPool, func(c *pgx.Conn) error {
+				return drawMissing(stmt, c, w.ahead, pk, stmt.ReflectValue, false, func(i int) { drawn[i] = true })
+			}))
 		}
 	}
 	// Keys drawn here, or by writeOwn, go into an identity GENERATED ALWAYS
@@ -515,11 +523,9 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 	case errors.As(tx.Error, &over):
 		// Nothing was written: the rows give back the keys drawn for them,
 		// so that the smaller chunk draws its own.
-		if drawn != nil {
-			pk := stmt.Schema.PrioritizedPrimaryField
-			zero := reflect.Zero(pk.FieldType).Interface()
-			for i := range chunk.Len() {
-				stmt.AddError(pk.Set(stmt.Context, reflect.Indirect(stmt.ReflectValue.Index(i)), zero))
+		for i, drew := range drawn {
+			if pk := stmt.Schema.PrioritizedPrimaryField; drew {
+				stmt.AddError(pk.Set(stmt.Context, reflect.Indirect(stmt.ReflectValue.Index(i)), reflect.Zero(pk.FieldType).Interface()))
 			}
 		}
 	case db.DryRun:
