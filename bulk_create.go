@@ -267,7 +267,7 @@ func (r *registration) newWriter(db *gorm.DB, opts Options, l *load, record *lef
 		plan, why := r.planLoad(db, opts, now, record)
 		switch {
 		case plan != nil:
-			return r.newLoadWriter(db, plan, opts, now), nil
+			return r.newLoadWriter(db, plan, opts, now, record), nil
 		case opts.Method == LoadData:
 			return nil, fmt.Errorf("%w: %s", ErrMethodUnavailable, why)
 		case !db.DryRun:
@@ -278,7 +278,7 @@ func (r *registration) newWriter(db *gorm.DB, opts Options, l *load, record *lef
 		plan, why := r.planCopy(db, opts, now)
 		switch {
 		case plan != nil:
-			return newCopyWriter(db, plan, opts, l, func() writer { return r.newStatementWriter(db, opts, now) }), nil
+			return newCopyWriter(db, plan, opts, l, record, func() *statementWriter { return r.newStatementWriter(db, opts, now) }), nil
 		case opts.Method == Copy:
 			return nil, fmt.Errorf("%w: %s", ErrMethodUnavailable, why)
 		case r.dialect.postgres && !db.DryRun:

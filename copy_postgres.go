@@ -297,15 +297,19 @@ type copyWriter struct {
 
 	// An upsert's chunks that COPY cannot write go by statements
 	// (writeUpsert): newStatements makes their writer on first use.
-	newStatements func() writer
-	statements    writer
+	newStatements func() *statementWriter
+	statements    *statementWriter
+	record        *leftToDB
+	// at is the call's row the chunk being written starts at; next, the
+	// next chunk's.
+	at, next int
 	// allowed tells, once read, whether the user may do all the upsert
 	// may (read the table and, for an update, update it).
 	allowed *bool
 }
 
-func newCopyWriter(db *gorm.DB, plan *copyPlan, opts Options, l *load, statements func() writer) *copyWriter {
-	w := &copyWriter{db: db, plan: plan, opts: opts, size: copyRows, load: l, newStatements: statements}
+func newCopyWriter(db *gorm.DB, plan *copyPlan, opts Options, l *load, record *leftToDB, statements func() *statementWriter) *copyWriter {
+	w := &copyWriter{db: db, plan: plan, opts: opts, size: copyRows, load: l, record: record, newStatements: statements}
 	switch {
 	case opts.BatchSize > 0:
 		w.size = opts.BatchSize
@@ -330,6 +334,7 @@ func (w *copyWriter) first() (string, []any) { return w.plan.statement(w.db.Stat
 
 // write copies the chunk.
 func (w *copyWriter) write(chunk reflect.Value) (int64, error) {
+	w.at, w.next = w.next, w.next+chunk.Len()
 	switch {
 	case w.plan.staged:
 		return w.writeStaged(chunk)
@@ -397,7 +402,7 @@ func (w *copyWriter) byStatements(chunk reflect.Value) (int64, error) {
 	if w.statements == nil {
 		w.statements = w.newStatements()
 	}
-	return writeChunks(w.db.Statement, chunk, w.statements, nil, nil)
+	return w.statements.handedOn(chunk, w.at, w.record)
 }
 
 // copyChunk copies the chunk; a failing COPY names the row the server

@@ -794,6 +794,20 @@ type leftToDB struct {
 	start int
 	// shared is set where a struct appears twice among the rows.
 	shared bool
+	// base is the call's row the rows start at, for rows another writer
+	// hands on (from).
+	base int
+}
+
+// from returns the record of the call's rows from row base on, for the
+// rows a faster writer hands to statements as a call of their own.
+func (l *leftToDB) from(base int) *leftToDB {
+	if l == nil {
+		return nil
+	}
+	v := *l
+	v.base, v.held = l.base+base, nil
+	return &v
 }
 
 // recordLeftToDB records the rows of a call of pointers to structs, or
@@ -847,6 +861,7 @@ func (l *leftToDB) reset(start int, chunk reflect.Value) error {
 	if l == nil {
 		return nil
 	}
+	start += l.base
 	l.start, l.held = start, nil
 	if start == 0 {
 		return nil

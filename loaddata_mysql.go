@@ -240,20 +240,22 @@ func (r *registration) planLoad(db *gorm.DB, opts Options, now time.Time, record
 // loadWriter writes chunks with LOAD DATA, and by statements those it
 // cannot load as GORM's INSERT would store them.
 type loadWriter struct {
-	r     *registration
-	db    *gorm.DB
-	opts  Options
-	now   time.Time
-	plan  *loadPlan
-	size  int
-	stmts *statementWriter // for the chunks LOAD DATA cannot write
-	shown string           // the first LOAD DATA sent, see writer.go
+	r      *registration
+	db     *gorm.DB
+	opts   Options
+	now    time.Time
+	plan   *loadPlan
+	size   int
+	stmts  *statementWriter // for the chunks LOAD DATA cannot write
+	shown  string           // the first LOAD DATA sent, see writer.go
+	record *leftToDB
+	next   int // the call's row the next chunk starts at
 	// proven is set once an upsert's first row went by statement.
 	proven bool
 }
 
-func (r *registration) newLoadWriter(db *gorm.DB, plan *loadPlan, opts Options, now time.Time) *loadWriter {
-	w := &loadWriter{r: r, db: db, opts: opts, now: now, plan: plan, size: loadRows}
+func (r *registration) newLoadWriter(db *gorm.DB, plan *loadPlan, opts Options, now time.Time, record *leftToDB) *loadWriter {
+	w := &loadWriter{r: r, db: db, opts: opts, now: now, plan: plan, size: loadRows, record: record}
 	if opts.BatchSize > 0 {
 		w.size = opts.BatchSize
 	}
@@ -285,27 +287,44 @@ var loads atomic.Uint64
 // cannot go as text ends the data early, and the chunk goes back to its
 // savepoint.
 func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
+	at := w.next
+	w.next += chunk.Len()
+	return w.writeAt(chunk, at)
+}
+
+// writeAt writes the chunk that starts at the call's row at.
+func (w *loadWriter) writeAt(chunk reflect.Value, at int) (int64, error) {
 	if w.plan.upsert && !w.proven {
 		w.proven = true
-		first, err := w.statements(chunk.Slice3(0, 1, 1))
+		first, err := w.statements(chunk.Slice3(0, 1, 1), at)
 		if err != nil || chunk.Len() == 1 {
 			return first, err
 		}
-		rest, err := w.write(chunk.Slice3(1, chunk.Len(), chunk.Len()))
+		// The rest is a chunk of its own: what the first row read back
+		// must not reach a later appearance of its struct (leftToDB).
+		rows, record := chunk.Slice3(1, chunk.Len(), chunk.Len()), w.record.from(at+1)
+		var rest int64
+		err = record.reset(0, rows)
+		if err == nil {
+			rest, err = w.writeAt(rows, at+1)
+		}
+		if err == nil {
+			err = record.settle()
+		}
 		if ce, ok := err.(*ChunkError); ok {
 			err = &ChunkError{First: ce.First + 1, Last: ce.Last + 1, Err: ce.Err}
 		}
 		return first + rest, err
 	}
 	if w.plan.staged {
-		return w.writeStaged(chunk)
+		return w.writeStaged(chunk, at)
 	}
 	loaded, why, err := w.load(chunk)
 	if err != nil {
 		return 0, err
 	}
 	if why != "" {
-		return w.byStatements(chunk, why)
+		return w.byStatements(chunk, at, why)
 	}
 	if w.plan.key != nil {
 		// The OK packet's insert id is 0 after LOAD DATA; the session's
@@ -325,12 +344,12 @@ func (w *loadWriter) write(chunk reflect.Value) (int64, error) {
 // writeStaged loads an upsert's chunk into the staging table, and moves
 // it with the upsert's INSERT … SELECT; by statements where the role may
 // not create the table or the load cannot store the rows as given.
-func (w *loadWriter) writeStaged(chunk reflect.Value) (int64, error) {
+func (w *loadWriter) writeStaged(chunk reflect.Value, at int) (int64, error) {
 	stmt := w.db.Statement
 	ctx, pool := stmt.Context, unprepared(stmt.ConnPool)
 	// A failed statement leaves MySQL's transaction as it was.
 	if _, err := pool.ExecContext(ctx, w.plan.createStage); err != nil {
-		return w.byStatements(chunk, "the staging table cannot be created: "+err.Error())
+		return w.byStatements(chunk, at, "the staging table cannot be created: "+err.Error())
 	}
 	_, why, err := w.load(chunk)
 	if err == nil && why == "" {
@@ -350,7 +369,7 @@ func (w *loadWriter) writeStaged(chunk reflect.Value) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return w.byStatements(chunk, why)
+	return w.byStatements(chunk, at, why)
 }
 
 // load loads the chunk after a savepoint, and returns the rows loaded, or
@@ -430,17 +449,18 @@ var errUnloadable = errors.New("gormbulk: a value cannot be loaded as text")
 
 // byStatements writes the chunk by the statement path, and says why at
 // Info, once per table and reason.
-func (w *loadWriter) byStatements(chunk reflect.Value, why string) (int64, error) {
+func (w *loadWriter) byStatements(chunk reflect.Value, at int, why string) (int64, error) {
 	w.r.reasons.stepAside(w.db, "LOAD DATA", "statements", why)
-	return w.statements(chunk)
+	return w.statements(chunk, at)
 }
 
-// statements writes the chunk by the statement path.
-func (w *loadWriter) statements(chunk reflect.Value) (int64, error) {
+// statements writes the chunk that starts at the call's row at by the
+// statement path.
+func (w *loadWriter) statements(chunk reflect.Value, at int) (int64, error) {
 	if w.stmts == nil {
 		w.stmts = w.r.newStatementWriter(w.db, w.opts, w.now)
 	}
-	return writeChunks(w.db.Statement, chunk, w.stmts, nil, nil)
+	return w.stmts.handedOn(chunk, at, w.record)
 }
 
 // refused reports whether the server refused LOCAL: older servers' 1148,

@@ -3,6 +3,7 @@ package bulk_test
 import (
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -90,7 +91,9 @@ func TestParityRandom(t *testing.T) {
 				switch {
 				case (wantResult.Error == nil) != (gotResult.Error == nil):
 					fail("error %v, GORM's %v", gotResult.Error, wantResult.Error)
-				case wantResult.Error == nil && gotResult.RowsAffected != wantResult.RowsAffected:
+				case wantResult.Error == nil && gotResult.RowsAffected != wantResult.RowsAffected &&
+					// GORM's DO NOTHING read-back counts the rows it passed over.
+					!(c.keyed() && gotResult.RowsAffected == int64(len(gotTables[0])-len(gotTables[4]))):
 					fail("RowsAffected %d, GORM's %d", gotResult.RowsAffected, wantResult.RowsAffected)
 				}
 				for k, gotTable := range gotTables {
@@ -109,7 +112,19 @@ func TestParityRandom(t *testing.T) {
 						}
 					}
 				}
-				if wantResult.Error == nil && gotResult.Error == nil {
+				switch {
+				case wantResult.Error != nil || gotResult.Error != nil:
+				case c.keyed():
+					problems := c.ownKeys(got, want, gotTables)
+					if dialect == "mysql-lastinsertid" && reflect.DeepEqual(addr(got), addr(want)) {
+						// Rows that mix given and generated keys, or share a
+						// struct, keep GORM's LastInsertId arithmetic (README).
+						problems = nil
+					}
+					for _, problem := range problems {
+						fail("%s", problem)
+					}
+				default:
 					sameRows(t, c.String(), addr(got), addr(want))
 				}
 			})
@@ -312,6 +327,9 @@ type randomCase struct {
 	given bool
 	// existing is set where some rows exist before the create.
 	existing bool
+	// shared is set where the rows are pointers, some of them to an
+	// earlier row's struct.
+	shared bool
 	// bad is the row (-1: none) whose badField holds a string longer than
 	// its column allows.
 	bad, badField int
@@ -340,8 +358,8 @@ func (c *randomCase) String() string {
 	for _, f := range c.fields {
 		fields = append(fields, fmt.Sprintf("%s %s `%s`", f.Name, f.Type, f.Tag))
 	}
-	return fmt.Sprintf("seed %d: %d rows, key %s, given %v, existing %v, bad row %d, db %s, batch %d, method %s, CreateBatchSize %d, omit %v, select %v, way %s %v, target %q, full %v\nmodel: %s",
-		c.seed, c.n, c.key, c.given, c.existing, c.bad, c.db, c.batch, c.method, c.createBatchSize, c.omit, c.sel, c.way, c.updates, c.target, c.full, strings.Join(fields, "; "))
+	return fmt.Sprintf("seed %d: %d rows, key %s, given %v, existing %v, shared %v, bad row %d, db %s, batch %d, method %s, CreateBatchSize %d, omit %v, select %v, way %s %v, target %q, full %v\nmodel: %s",
+		c.seed, c.n, c.key, c.given, c.existing, c.shared, c.bad, c.db, c.batch, c.method, c.createBatchSize, c.omit, c.sel, c.way, c.updates, c.target, c.full, strings.Join(fields, "; "))
 }
 
 func newRandomCase(seed uint64, on tmDialect) *randomCase {
@@ -464,7 +482,12 @@ func newRandomCase(seed uint64, on tmDialect) *randomCase {
 			c.way = "maps"
 		}
 	}
-	if !c.key.generated() && c.key != rfNoKey && r.IntN(3) == 0 {
+	// Generated keys over existing rows, and structs shared by pointer,
+	// are where GORM's read-back gives rows other rows' keys: their
+	// structs are compared under the guide's exception (ownKeys), and
+	// without associations, whose foreign keys GORM writes from those keys.
+	plain := !c.key.generated() || c.kids == 0 && !c.ref
+	if plain && c.key != rfNoKey && r.IntN(3) == 0 {
 		c.existing = true
 		c.way = []string{"save", "do nothing", "update all", "do updates", "create"}[r.IntN(5)]
 		if c.way == "do updates" {
@@ -478,8 +501,13 @@ func newRandomCase(seed uint64, on tmDialect) *randomCase {
 			}
 		}
 	}
+	c.shared = plain && c.way != "maps" && r.IntN(5) == 0
 	return c
 }
+
+// keyed reports whether the case's structs may hold other rows' keys in
+// GORM's read-back (see ownKeys).
+func (c *randomCase) keyed() bool { return c.key.generated() && (c.existing || c.shared) }
 
 // hasColumn reports whether a field of the case is already named name.
 func (c *randomCase) hasColumn(name string) bool {
@@ -568,6 +596,17 @@ func (c *randomCase) rows(existing bool) reflect.Value {
 		if c.bad >= 0 {
 			rows.Index(c.bad).Field(c.badField).SetString(strings.Repeat("x", 201))
 		}
+		if c.shared {
+			ptrs := reflect.MakeSlice(reflect.SliceOf(reflect.PointerTo(c.typ)), c.n, c.n)
+			for i := range c.n {
+				if i > 0 && r.IntN(5) == 0 {
+					ptrs.Index(i).Set(ptrs.Index(r.IntN(i)))
+				} else {
+					ptrs.Index(i).Set(rows.Index(i).Addr())
+				}
+			}
+			return ptrs
+		}
 		return rows
 	}
 	out := reflect.MakeSlice(rows.Type(), 0, c.n/3+1)
@@ -611,7 +650,8 @@ func (c *randomCase) options(db *gorm.DB) *gorm.DB {
 // run recreates the tables (through admin), writes the existing rows, and
 // creates the case's rows through db; it returns the rows, the tables as
 // read back (the model's, then its kids', their toys' and the refs',
-// where it has them), and the create's result.
+// where it has them, and the model's before the create), and the
+// create's result.
 func (c *randomCase) run(t *testing.T, admin, db *gorm.DB, dialect string) (reflect.Value, [][]map[string]any, *gorm.DB) {
 	t.Helper()
 	// A table per case: a pgx connection's statement cache would
@@ -634,10 +674,14 @@ func (c *randomCase) run(t *testing.T, admin, db *gorm.DB, dialect string) (refl
 	if err := admin.Table(randomTable).Migrator().CreateTable(model); err != nil {
 		t.Fatalf("%s\nmigrate: %v", c, err)
 	}
+	tables := make([][]map[string]any, 5)
 	if c.existing {
 		old := c.rows(true)
 		if err := admin.Table(randomTable).Create(addr(old)).Error; err != nil {
 			t.Fatalf("%s\nexisting rows: %v", c, err)
+		}
+		if err := admin.Table(randomTable).Find(&tables[4]).Error; err != nil {
+			t.Fatal(err)
 		}
 	}
 	rows := c.rows(false)
@@ -683,7 +727,6 @@ func (c *randomCase) run(t *testing.T, admin, db *gorm.DB, dialect string) (refl
 		}
 		result = tx.Clauses(clause.OnConflict{Columns: keys, DoUpdates: clause.AssignmentColumns(columns)}).Create(addr(rows))
 	}
-	tables := make([][]map[string]any, 4)
 	for k, name := range []string{randomTable, "rf_kids", "rf_toys", "rf_refs"} {
 		if err := admin.Table(name).Find(&tables[k]).Error; err != nil {
 			t.Fatal(err)
@@ -721,6 +764,9 @@ func (c *randomCase) rank(rows reflect.Value, tables [][]map[string]any) {
 		owners.replace(r, parent)
 		refs.replace(r, "ref_id")
 	}
+	for _, r := range tables[4] {
+		owners.replace(r, parent)
+	}
 	for _, r := range tables[1] {
 		kids.replace(r, "id")
 		owners.replace(r, "owner_id")
@@ -745,9 +791,19 @@ func (c *randomCase) rank(rows reflect.Value, tables [][]map[string]any) {
 		}
 		return
 	}
-	seen := map[*rfRef]bool{}
+	// Each struct once: rows may share one by pointer.
+	var structs []reflect.Value
+	shared := map[uintptr]bool{}
 	for i := range rows.Len() {
-		row := rows.Index(i)
+		if row := rows.Index(i); row.Kind() != reflect.Pointer {
+			structs = append(structs, row)
+		} else if !shared[row.Pointer()] {
+			shared[row.Pointer()] = true
+			structs = append(structs, row.Elem())
+		}
+	}
+	seen := map[*rfRef]bool{}
+	for _, row := range structs {
 		if f := row.Field(0); owners != nil && f.CanUint() {
 			f.SetUint(owners.of(f.Uint()))
 		} else if owners != nil {
@@ -764,11 +820,11 @@ func (c *randomCase) rank(rows reflect.Value, tables [][]map[string]any) {
 			ref.ID = uint(refs.of(uint64(ref.ID)))
 		}
 	}
-	for i := range rows.Len() {
+	for _, row := range structs {
 		if c.kids == 0 {
 			break
 		}
-		list := rows.Index(i).FieldByName("Kids")
+		list := row.FieldByName("Kids")
 		for k := range list.Len() {
 			kid, ok := list.Index(k).Interface().(*rfKid)
 			if !ok {
@@ -841,4 +897,86 @@ func addr(v reflect.Value) any {
 	p := reflect.New(v.Type())
 	p.Elem().Set(v)
 	return p.Interface()
+}
+
+// ownKeys compares the structs under the guide's exception for keys:
+// where GORM's read-back gives a struct another row's key, the plugin's
+// holds its own row's, or zero where no row was written for it. Every
+// field but the key is GORM's, and so is a key the row gave; a key left to
+// the database is zero or one of the table's, no two structs hold one,
+// and each row the create added with a key of the database's is held by
+// a struct, but for the rows of a shared struct's later appearances. It
+// returns what is wrong.
+func (c *randomCase) ownKeys(got, want reflect.Value, tables [][]map[string]any) []string {
+	var problems []string
+	column := strings.ToLower(c.fields[0].Name)
+	keysOf := func(table []map[string]any) map[uint64]bool {
+		keys := map[uint64]bool{}
+		for _, row := range table {
+			if k, err := strconv.ParseUint(fmt.Sprint(row[column]), 10, 64); err == nil {
+				keys[k] = true
+			}
+		}
+		return keys
+	}
+	after, before := keysOf(tables[0]), keysOf(tables[4])
+	keyOf := func(row reflect.Value) uint64 {
+		if f := row.Field(0); f.CanUint() {
+			return f.Uint()
+		} else {
+			return uint64(f.Int())
+		}
+	}
+	withoutKey := func(row reflect.Value) any {
+		v := reflect.New(row.Type()).Elem()
+		v.Set(row)
+		v.Field(0).SetZero()
+		return v.Interface()
+	}
+	input := c.rows(false)
+	held, given, structs, appearances := map[uint64]int{}, map[uint64]bool{}, map[uintptr]bool{}, 0
+	for i := range got.Len() {
+		g, w := reflect.Indirect(got.Index(i)), reflect.Indirect(want.Index(i))
+		if !reflect.DeepEqual(withoutKey(g), withoutKey(w)) {
+			gj, _ := json.Marshal(g.Interface())
+			wj, _ := json.Marshal(w.Interface())
+			problems = append(problems, fmt.Sprintf("row %d differs from GORM's but for its key\n got %s\nwant %s", i, gj, wj))
+			continue
+		}
+		key := keyOf(g)
+		if keyOf(reflect.Indirect(input.Index(i))) != 0 {
+			if key != keyOf(w) {
+				problems = append(problems, fmt.Sprintf("row %d gave key %d, now %d", i, keyOf(w), key))
+			}
+			given[key] = true
+			continue
+		}
+		if row := got.Index(i); row.Kind() == reflect.Pointer {
+			appearances++
+			if structs[row.Pointer()] {
+				continue
+			}
+			structs[row.Pointer()] = true
+		}
+		if key == 0 {
+			continue
+		}
+		if !after[key] {
+			problems = append(problems, fmt.Sprintf("row %d holds key %d, which no row of the table has", i, key))
+		}
+		if j, ok := held[key]; ok {
+			problems = append(problems, fmt.Sprintf("rows %d and %d hold key %d", j, i, key))
+		}
+		held[key] = i
+	}
+	unheld := 0
+	for key := range after {
+		if _, ok := held[key]; !ok && !before[key] && !given[key] {
+			unheld++
+		}
+	}
+	if unheld > appearances-len(structs) {
+		problems = append(problems, fmt.Sprintf("%d rows the create added with a key of the database's are held by no struct", unheld))
+	}
+	return problems
 }

@@ -348,6 +348,14 @@ func (r *registration) newStatementWriter(db *gorm.DB, opts Options, now time.Ti
 
 func (w *statementWriter) chunkRows() int { return w.size }
 
+// handedOn writes rows that start at the call's row at, which a faster
+// writer hands on, in chunks of their own from the record's rows.
+func (w *statementWriter) handedOn(rows reflect.Value, at int, record *leftToDB) (int64, error) {
+	w.offset, w.record = at, record.from(at)
+	w.scanFrom = max(w.scanFrom, at) // the rows before were read back by the faster writer
+	return writeChunks(w.db.Statement, rows, w, w.record, nil)
+}
+
 func (w *statementWriter) close() { w.conn.close() }
 
 func (w *statementWriter) first() (string, []any) { return w.firstSQL, w.firstVars }
