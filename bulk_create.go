@@ -164,7 +164,7 @@ func copyPays(stmt *gorm.Statement) bool {
 // statement that undoes nothing (no savepoint): structs within one
 // statement's limits, whatever columns they write, that no method but
 // statements takes, without a clause that may skip rows (ON CONFLICT DO
-// NOTHING or WHERE, INSERT modifiers). Such a call needs no transaction of
+// NOTHING or WHERE, INSERT modifiers), and not written in key runs. Such a call needs no transaction of
 // the plugin's under SkipDefaultTransaction: one statement is
 // all-or-nothing, and BEGIN and COMMIT cost two round trips, which made
 // 10 rows 0.77-0.90× GORM's speed on the servers (measured).
@@ -177,10 +177,11 @@ func (r *registration) oneStatement(stmt *gorm.Statement, opts Options) bool {
 	c, _ := stmt.Clauses["ON CONFLICT"].Expression.(clause.OnConflict)
 	_, modified := stmt.Clauses["INSERT"].Expression.(clause.Insert)
 	lookup := matchOf(stmt) != nil // keys read after the upsert, under its locks
+	_, runs := stmt.DB.InstanceGet(keyRunsKey)
 	auto, columns := opts.Method == AnyMethod, len(stmt.Schema.DBNames)
 	switch {
 	case !auto && opts.Method != Values,
-		modified || doesNothing(stmt) || len(c.Where.Exprs) > 0 || lookup,
+		modified || doesNothing(stmt) || len(c.Where.Exprs) > 0 || lookup || runs,
 		// COPY, LOAD DATA and arrays read the pinned connection; SQLite's
 		// schema may say the table skips rows, which the plugin undoes.
 		r.dialect.pgx() && (auto && copyPays(stmt) || n*columns >= arraysMinValues),

@@ -80,8 +80,10 @@ func hasReturning(stmt *gorm.Statement) bool {
 // up by it after each chunk (uniqueMatch, set on db), but for the creates
 // GORM makes for associations. Elsewhere a duplicate updates a row, GORM's
 // arithmetic steps the keys on past it, and the call stays GORM's one
-// statement. A mix of given and generated keys breaks the arithmetic per
-// chunk otherwise than in the single statement.
+// statement. Rows that mix given and generated keys are written in runs
+// of one or the other (keyRuns), but in an upsert, an INSERT with a
+// modifier, or where a struct appears twice among the rows (whose
+// arithmetic the record keeps GORM's, see leftToDB).
 //
 // An upsert GORM writes as one statement keeps it where the plugin would
 // write no faster: reading the table's keys costs about a millisecond and
@@ -91,6 +93,7 @@ func hasReturning(stmt *gorm.Statement) bool {
 func (r *registration) lastInsertIDKeys(db *gorm.DB, opts Options) string {
 	const mixed = "without RETURNING, LastInsertId arithmetic cannot give each chunk's rows their keys where some rows give theirs"
 	stmt := db.Statement
+	_, modified := stmt.Clauses["INSERT"].Expression.(clause.Insert)
 	if stmt.Schema == nil || opts.SkipReturning {
 		return ""
 	}
@@ -107,11 +110,14 @@ func (r *registration) lastInsertIDKeys(db *gorm.DB, opts Options) string {
 	case 0:
 		return ""
 	default:
-		return mixed
+		if _, _, shared := sharedRows(rows); upsert || modified || shared {
+			return mixed
+		}
+		db.InstanceSet(keyRunsKey, true)
+		return ""
 	}
 	const unmatched = "without RETURNING, an upsert whose rows may meet a duplicate gets its keys by GORM's LastInsertId arithmetic"
-	if _, modified := stmt.Clauses["INSERT"].Expression.(clause.Insert); modified ||
-		!pk.AutoIncrement || !slices.Contains(stmt.Schema.FieldsWithDefaultDBValue, pk) {
+	if modified || !pk.AutoIncrement || !slices.Contains(stmt.Schema.FieldsWithDefaultDBValue, pk) {
 		return unmatched
 	}
 	n := rows.Len()
@@ -166,19 +172,19 @@ func setKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, key 
 	return nil
 }
 
-// restepKeys gives the chunk's rows the keys of one INSERT whose keys go
-// up by step from the first, where GORM's LastInsertId arithmetic stepped
-// by the key field's autoIncrementIncrement tag (1 unless set) instead of
-// the server's auto_increment_increment. GORM's handler gave the first row
-// LastInsertId, which is right whatever the step. A step of 0 (the server
-// did not say) leaves GORM's keys.
-func restepKeys(stmt *gorm.Statement, rows reflect.Value, step int64) error {
+// restepKeys gives the chunk's rows that left their key to the database
+// (left) the keys of one INSERT, which go up by step from the first, where
+// GORM's LastInsertId arithmetic stepped by the key field's
+// autoIncrementIncrement tag (1 unless set) instead of the server's
+// auto_increment_increment. GORM's handler gave the first of them
+// LastInsertId, which is right whatever the step, and left the keys the
+// rows gave. A step of 0 (the server did not say) leaves GORM's keys.
+func restepKeys(stmt *gorm.Statement, rows reflect.Value, left []int, step int64) error {
 	pk := stmt.Schema.PrioritizedPrimaryField
-	if pk == nil || !pk.HasDefaultValue || step == 0 || pk.AutoIncrementIncrement == step || rows.Len() < 2 ||
-		reflect.Indirect(rows.Index(0)).Kind() != reflect.Struct {
+	if pk == nil || !pk.HasDefaultValue || step == 0 || pk.AutoIncrementIncrement == step || len(left) < 2 {
 		return nil
 	}
-	first, zero := pk.ValueOf(stmt.Context, reflect.Indirect(rows.Index(0)))
+	first, zero := pk.ValueOf(stmt.Context, reflect.Indirect(rows.Index(left[0])))
 	if zero {
 		return nil
 	}
@@ -186,7 +192,40 @@ func restepKeys(stmt *gorm.Statement, rows reflect.Value, step int64) error {
 	if !ok {
 		return nil
 	}
-	return setKeys(stmt, pk, rows, func(i int) int64 { return firstKey + int64(i)*step })
+	for k, i := range left {
+		if err := pk.Set(stmt.Context, reflect.Indirect(rows.Index(i)), firstKey+int64(k)*step); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyRunsKey marks, on a statement, rows that mix given and generated keys
+// where keys come back by LastInsertId (see keyRuns).
+const keyRunsKey = "gormbulk:key_runs"
+
+// keyRuns calls write with the runs of the chunk's rows that give their
+// key or leave it to the database, in order. GORM's LastInsertId
+// arithmetic gives the rows after a given key the keys after LastInsertId,
+// though a given key above InnoDB's counter moves the counter on past it
+// within the statement: one INSERT per run gives the table the keys GORM's
+// one statement gives it (a given key moves the counter between statements
+// as within one; the values a statement reserves and leaves are gaps), and
+// the arithmetic holds for each run.
+func keyRuns(stmt *gorm.Statement, chunk reflect.Value, write func(run reflect.Value) error) error {
+	left := make([]bool, chunk.Len())
+	zeroRows(stmt, stmt.Schema.PrioritizedPrimaryField, chunk, func(i int) { left[i] = true })
+	for start := 0; start < chunk.Len(); {
+		end := start + 1
+		for end < chunk.Len() && left[end] == left[start] {
+			end++
+		}
+		if err := write(chunk.Slice3(start, end, end)); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
 }
 
 // setRowidKeys gives the rows of one INSERT their rowids as keys: they are

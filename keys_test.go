@@ -65,6 +65,88 @@ func TestMySQLAutoIncrementIncrement(t *testing.T) {
 	})
 }
 
+// TestMySQLMixedKeys creates, on MySQL without RETURNING, rows some of
+// which give their key (above InnoDB's counter, which moves it on, and
+// below it), in one statement's worth and in chunks, on sessions whose
+// auto_increment_increment is 1 and 2. GORM's LastInsertId arithmetic
+// gives the rows after a given key other rows' keys; the plugin writes
+// runs of given and generated keys, and every struct holds its own row's
+// key, in GORM's table. A call that gives every key keeps them whatever
+// the server's step.
+func TestMySQLMixedKeys(t *testing.T) {
+	onMySQLWithoutReturning(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		for _, step := range []int{1, 2} {
+			dsn := fmt.Sprint(liveDSN("mysql"), "&auto_increment_increment=", step)
+			open := func() *gorm.DB {
+				return openDB(t, mysql.New(mysql.Config{DSN: dsn, DisableWithReturning: true}))
+			}
+			plain, db := open(), withPlugin(t, open())
+			for _, c := range []struct {
+				name  string
+				given func(i int, freed uint) uint // the key row i gives, or 0
+			}{
+				{"mixed", func(i int, freed uint) uint {
+					switch {
+					case i%10 == 3:
+						return uint(1_000_000 + i*10) // above the counter: moves it on
+					case i == 1:
+						return freed // below the counter
+					}
+					return 0
+				}},
+				{"all given", func(i int, _ uint) uint { return uint(5_000 + i*3) }},
+			} {
+				run := func(db *gorm.DB) ([]ParityBasic, map[string]uint) {
+					t.Helper()
+					recreate(t, plain, &ParityBasic{})
+					existing := []ParityBasic{{Email: "before-1"}, {Email: "before-2"}, {Email: "before-3"}, {Email: "before-4"}}
+					if err := plain.Create(&existing).Error; err != nil {
+						t.Fatal(err)
+					}
+					if err := plain.Unscoped().Delete(&existing[2]).Error; err != nil {
+						t.Fatal(err)
+					}
+					rows := parityBasicRows(95)
+					for i := range rows {
+						rows[i].ID = c.given(i, existing[2].ID)
+					}
+					if err := db.Create(&rows).Error; err != nil {
+						t.Fatal(err)
+					}
+					var stored []ParityBasic
+					if err := plain.Unscoped().Find(&stored).Error; err != nil {
+						t.Fatal(err)
+					}
+					keys := map[string]uint{}
+					for _, s := range stored {
+						keys[s.Email] = s.ID
+					}
+					return rows, keys
+				}
+				want, wantKeys := run(plain)
+				gormWrong := 0
+				for _, r := range want {
+					if r.ID != wantKeys[r.Email] {
+						gormWrong++
+					}
+				}
+				for _, o := range []bulk.Options{{}, {BatchSize: 20}} {
+					got, gotKeys := run(db.Clauses(o))
+					if !reflect.DeepEqual(keyRanks(gotKeys), keyRanks(wantKeys)) {
+						t.Errorf("step %d, %s, %+v: table differs from GORM's", step, c.name, o)
+					}
+					for i, r := range got {
+						if r.ID != gotKeys[r.Email] {
+							t.Errorf("step %d, %s, %+v: row %d holds key %d, its own is %d", step, c.name, o, i, r.ID, gotKeys[r.Email])
+						}
+					}
+				}
+				t.Logf("step %d, %s: GORM's structs hold %d keys not their own", step, c.name, gormWrong)
+			}
+		}
+	})
+}
+
 // StepTwoRow's key tag says what the server's auto_increment_increment
 // is: GORM's LastInsertId arithmetic steps by it.
 type StepTwoRow struct {

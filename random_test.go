@@ -877,13 +877,19 @@ func (r ranks) replace(row map[string]any, column string) {
 
 // incomparable says why a case's results are not compared: GORM failed
 // on a parameter limit the plugin chunks under (the guide's exception),
-// or the method the case forces cannot keep GORM's result.
+// or where two rows update one and the case's BatchSize asks for
+// statements of that size, each of which updates the row an earlier one
+// wrote (as CreateInBatches; README), or the method the case forces cannot
+// keep GORM's result.
 func (c *randomCase) incomparable(gormErr, pluginErr error) string {
 	if gormErr != nil && pluginErr == nil {
 		for _, limit := range []string{"too many SQL variables", "extended protocol limited", "too many placeholders"} {
 			if strings.Contains(gormErr.Error(), limit) {
 				return "GORM fails on a parameter limit: " + gormErr.Error()
 			}
+		}
+		if c.batch > 0 && strings.Contains(gormErr.Error(), "cannot affect row a second time") {
+			return "two rows update one, in statements of the BatchSize asked for: " + gormErr.Error()
 		}
 	}
 	if errors.Is(pluginErr, bulk.ErrMethodUnavailable) {

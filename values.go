@@ -371,6 +371,16 @@ func (w *statementWriter) write(chunk reflect.Value) (int64, error) {
 		w.offset += chunk.Len()
 		return n, err
 	}
+	if _, runs := w.db.InstanceGet(keyRunsKey); runs {
+		var written int64
+		err := keyRuns(w.db.Statement, chunk, func(run reflect.Value) error {
+			tx := w.writeChunk(run)
+			written += tx.RowsAffected
+			w.offset += run.Len()
+			return tx.Error
+		})
+		return written, err
+	}
 	padded, copyBack := w.padding.pad(chunk)
 	tx := w.writeChunk(padded)
 	copyBack()
@@ -474,6 +484,19 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			keyed, passed = w.record.passedOver(stmt.ReflectValue)
 		}
 	}
+	var left []int // the rows GORM's arithmetic gives keys, each struct once
+	if arithmetic && ownBuild && stmt.Schema.PrioritizedPrimaryField != nil {
+		seen := map[uintptr]bool{}
+		zeroRows(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue, func(i int) {
+			if row := stmt.ReflectValue.Index(i); row.Kind() == reflect.Pointer {
+				if seen[row.Pointer()] {
+					return
+				}
+				seen[row.Pointer()] = true
+			}
+			left = append(left, i)
+		})
+	}
 	user := stmt.Result
 	if passed > 0 && arithmetic {
 		stmt.Result = gorm.WithResult()
@@ -492,7 +515,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		if w.match != nil {
 			tx.AddError(w.match.setKeys(stmt, values, stmt.ReflectValue))
 		} else {
-			tx.AddError(restepKeys(stmt, stmt.ReflectValue, conn.dialect.mysql.get().step))
+			tx.AddError(restepKeys(stmt, stmt.ReflectValue, left, conn.dialect.mysql.get().step))
 		}
 	}
 	if execHere && tx.Error == nil {
