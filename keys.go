@@ -18,7 +18,8 @@ import (
 // it gives every row its own row's key:
 //   - RETURNING, read by the dialect's create handler (GORM's own scan);
 //   - LastInsertId arithmetic, by GORM's MySQL handler, where it holds for
-//     every chunk (lastInsertIDKeys), or after an upsert on MySQL without
+//     every chunk (lastInsertIDKeys) or for each run of generated keys
+//     among given ones (keyRuns), or after an upsert on MySQL without
 //     RETURNING, a lookup by the table's one other unique key (uniqueMatch);
 //   - SQLite's rowids, for a key that is the rowid (rowidKey), from the
 //     chunk's LastInsertId (setRowidKeys);
