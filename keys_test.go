@@ -147,6 +147,45 @@ func TestMySQLMixedKeys(t *testing.T) {
 	})
 }
 
+// TestMySQLMixedKeysOverPacket writes, in key runs, a run of generated
+// keys whose statement is over max_allowed_packet after a run of a given
+// key: the long run is cut down, and the given key's row, written
+// already, is not written again.
+func TestMySQLMixedKeysOverPacket(t *testing.T) {
+	onMySQLWithoutReturning(t, func(t *testing.T, open func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		plain, db := open(t), withPlugin(t, open(t))
+		var packet int
+		if err := plain.Raw("SELECT @@max_allowed_packet").Scan(&packet).Error; err != nil {
+			t.Fatal(err)
+		}
+		recreate(t, plain, &ParityBasic{})
+		rows := parityBasicRows(40)
+		rows[0].ID = 500
+		for i := range rows[5:] {
+			rows[5+i].Name = strings.Repeat("x", packet/6) // past the rows an estimate reads
+		}
+		if err := db.Clauses(bulk.Options{}).Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		var stored []ParityBasic
+		if err := plain.Select("id", "email").Find(&stored).Error; err != nil {
+			t.Fatal(err)
+		}
+		keys := map[string]uint{}
+		for _, s := range stored {
+			keys[s.Email] = s.ID
+		}
+		if len(stored) != len(rows) {
+			t.Errorf("%d rows written, want %d", len(stored), len(rows))
+		}
+		for i, r := range rows {
+			if r.ID != keys[r.Email] {
+				t.Errorf("row %d holds key %d, its own is %d", i, r.ID, keys[r.Email])
+			}
+		}
+	})
+}
+
 // StepTwoRow's key tag says what the server's auto_increment_increment
 // is: GORM's LastInsertId arithmetic steps by it.
 type StepTwoRow struct {

@@ -373,12 +373,23 @@ func (w *statementWriter) write(chunk reflect.Value) (int64, error) {
 	}
 	if _, runs := w.db.InstanceGet(keyRunsKey); runs {
 		var written int64
-		err := keyRuns(w.db.Statement, chunk, func(run reflect.Value) error {
+		var write func(run reflect.Value) error
+		write = func(run reflect.Value) error {
 			tx := w.writeChunk(run)
+			// The runs before were written: a run over a limit is halved,
+			// not the chunk cut down.
+			var over *limitError
+			if n := run.Len(); errors.As(tx.Error, &over) && n > 1 {
+				if err := write(run.Slice3(0, n/2, n/2)); err != nil {
+					return err
+				}
+				return write(run.Slice3(n/2, n, n))
+			}
 			written += tx.RowsAffected
 			w.offset += run.Len()
 			return tx.Error
-		})
+		}
+		err := keyRuns(w.db.Statement, chunk, write)
 		return written, err
 	}
 	padded, copyBack := w.padding.pad(chunk)
@@ -555,7 +566,8 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		// Nothing was written: the rows give back the keys drawn for them,
 		// so that the smaller chunk draws its own.
 		for i, drew := range drawn {
-			if pk := stmt.Schema.PrioritizedPrimaryField; drew {
+			if drew {
+				pk := stmt.Schema.PrioritizedPrimaryField
 				stmt.AddError(pk.Set(stmt.Context, reflect.Indirect(stmt.ReflectValue.Index(i)), reflect.Zero(pk.FieldType).Interface()))
 			}
 		}
