@@ -173,18 +173,40 @@ func setKeys(stmt *gorm.Statement, field *schema.Field, rows reflect.Value, key 
 	return nil
 }
 
-// restepKeys gives the chunk's rows that left their key to the database
-// (left) the keys of one INSERT, which go up by step from the first, where
-// GORM's LastInsertId arithmetic stepped by the key field's
-// autoIncrementIncrement tag (1 unless set) instead of the server's
-// auto_increment_increment. GORM's handler gave the first of them
-// LastInsertId, which is right whatever the step, and left the keys the
-// rows gave. A step of 0 (the server did not say) leaves GORM's keys.
-func restepKeys(stmt *gorm.Statement, rows reflect.Value, left []int, step int64) error {
+// restepped returns, before GORM's LastInsertId arithmetic gives the
+// chunk's rows their keys, the rows it gives them (those leaving the key
+// to the database, each struct once), where restepKeys steps them again:
+// the arithmetic steps by the key field's autoIncrementIncrement tag (1
+// unless set), and the server's auto_increment_increment (step, 0 where
+// the server did not say) is another.
+func restepped(stmt *gorm.Statement, rows reflect.Value, step int64) []int {
 	pk := stmt.Schema.PrioritizedPrimaryField
-	if pk == nil || !pk.HasDefaultValue || step == 0 || pk.AutoIncrementIncrement == step || len(left) < 2 {
+	if pk == nil || !pk.HasDefaultValue || step == 0 || pk.AutoIncrementIncrement == step {
 		return nil
 	}
+	var left []int
+	seen := map[uintptr]bool{}
+	zeroRows(stmt, pk, rows, func(i int) {
+		if row := rows.Index(i); row.Kind() == reflect.Pointer {
+			if seen[row.Pointer()] {
+				return
+			}
+			seen[row.Pointer()] = true
+		}
+		left = append(left, i)
+	})
+	return left
+}
+
+// restepKeys gives the rows restepped returned (left) the keys of one
+// INSERT, which go up by step from the first: GORM's handler gave the
+// first of them LastInsertId, which is right whatever the step, and left
+// the keys the rows gave.
+func restepKeys(stmt *gorm.Statement, rows reflect.Value, left []int, step int64) error {
+	if len(left) < 2 {
+		return nil
+	}
+	pk := stmt.Schema.PrioritizedPrimaryField
 	first, zero := pk.ValueOf(stmt.Context, reflect.Indirect(rows.Index(left[0])))
 	if zero {
 		return nil

@@ -495,18 +495,10 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			keyed, passed = w.record.passedOver(stmt.ReflectValue)
 		}
 	}
-	var left []int // the rows GORM's arithmetic gives keys, each struct once
-	if arithmetic && ownBuild && stmt.Schema.PrioritizedPrimaryField != nil {
-		seen := map[uintptr]bool{}
-		zeroRows(stmt, stmt.Schema.PrioritizedPrimaryField, stmt.ReflectValue, func(i int) {
-			if row := stmt.ReflectValue.Index(i); row.Kind() == reflect.Pointer {
-				if seen[row.Pointer()] {
-					return
-				}
-				seen[row.Pointer()] = true
-			}
-			left = append(left, i)
-		})
+	step := conn.dialect.mysql.get().step
+	var left []int
+	if arithmetic && ownBuild {
+		left = restepped(stmt, stmt.ReflectValue, step)
 	}
 	user := stmt.Result
 	if passed > 0 && arithmetic {
@@ -526,7 +518,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 		if w.match != nil {
 			tx.AddError(w.match.setKeys(stmt, values, stmt.ReflectValue))
 		} else {
-			tx.AddError(restepKeys(stmt, stmt.ReflectValue, left, conn.dialect.mysql.get().step))
+			tx.AddError(restepKeys(stmt, stmt.ReflectValue, left, step))
 		}
 	}
 	if execHere && tx.Error == nil {
