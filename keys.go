@@ -854,8 +854,9 @@ type leftToDB struct {
 	// at row start.
 	held  []heldValue
 	start int
-	// shared is set where a struct appears twice among the rows.
-	shared bool
+	// repeats[i] is set where row i's struct appears among the rows
+	// before it; nil where no struct appears twice.
+	repeats []bool
 	// base is the call's row the rows start at, for rows another writer
 	// hands on (from).
 	base int
@@ -894,7 +895,7 @@ func (r *registration) recordLeftToDB(stmt *gorm.Statement, opts Options) *leftT
 		}
 	}
 	if l.keepFirst {
-		_, _, l.shared = sharedRows(rows)
+		l.repeats = repeatedRows(rows)
 	}
 	l.zero = make([]bool, rows.Len()*len(l.fields))
 	for i := range rows.Len() {
@@ -905,6 +906,24 @@ func (r *registration) recordLeftToDB(stmt *gorm.Statement, opts Options) *leftT
 		}
 	}
 	return l
+}
+
+// repeatedRows marks the rows of a slice of pointers whose struct appears
+// among the rows before them, or returns nil where none does.
+func repeatedRows(rows reflect.Value) []bool {
+	if rows.Type().Elem().Kind() != reflect.Pointer {
+		return nil
+	}
+	repeats, seen, repeated := make([]bool, rows.Len()), make(map[uintptr]bool, rows.Len()), false
+	for i := range rows.Len() {
+		p := rows.Index(i).Pointer()
+		repeats[i], seen[p] = seen[p], true
+		repeated = repeated || repeats[i]
+	}
+	if !repeated {
+		return nil
+	}
+	return repeats
 }
 
 // heldValue is a value a row held where the record says it leaves the
@@ -950,7 +969,7 @@ func (l *leftToDB) reset(start int, chunk reflect.Value) error {
 
 // passesOver reports whether GORM's read-back passes over rows of the call
 // that hold their key: keepFirst, and a struct twice among the rows.
-func (l *leftToDB) passesOver() bool { return l != nil && l.keepFirst && l.shared }
+func (l *leftToDB) passesOver() bool { return l != nil && l.keepFirst && l.repeats != nil }
 
 // passedOver counts, once settle has run before the read-back, the structs of the chunk
 // GORM's LastInsertId arithmetic gives keys (each once, at its first row
@@ -975,6 +994,34 @@ func (l *leftToDB) passedOver(chunk reflect.Value) (keyed, passed int) {
 	structs := map[uintptr]bool{}
 	zeroRows(l.stmt, pk, chunk, func(i int) { structs[chunk.Index(i).Pointer()] = true })
 	return len(structs), written - len(structs)
+}
+
+// ownKeys gives the structs whose first row of the call is in the chunk
+// their own row's key, where the chunk's INSERT wrote every row and the
+// rows that left the key to the database took keys from first up by step.
+// GORM's arithmetic passes over a shared struct's later rows, which hold a
+// key by then, and gives the rows after them the keys of the rows before.
+// The creates GORM makes for associations keep its arithmetic (handOn):
+// it builds their join rows from those keys.
+func (l *leftToDB) ownKeys(chunk reflect.Value, first, step int64) error {
+	pk := l.stmt.Schema.PrioritizedPrimaryField
+	k := slices.Index(l.fields, pk)
+	if k < 0 {
+		return nil
+	}
+	next := first
+	for i := range chunk.Len() {
+		if !l.zero[(l.start+i)*len(l.fields)+k] {
+			continue
+		}
+		if !l.repeats[l.start+i] {
+			if err := pk.Set(l.stmt.Context, reflect.Indirect(chunk.Index(i)), next); err != nil {
+				return err
+			}
+		}
+		next += step
+	}
+	return nil
 }
 
 // settle gives the shared structs of the chunk back what reset took, where

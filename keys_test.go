@@ -186,6 +186,79 @@ func TestMySQLMixedKeysOverPacket(t *testing.T) {
 	})
 }
 
+// TestMySQLSharedStructKeys writes, without RETURNING, rows among which
+// structs appear twice, within a chunk and across chunks, on servers
+// stepping keys by 1 and 2. GORM's LastInsertId arithmetic passes over a
+// shared struct's later row and gives the structs after it the keys of
+// the rows before them; the plugin's structs hold their own rows' keys (a
+// shared struct its first row's), and the table is GORM's.
+func TestMySQLSharedStructKeys(t *testing.T) {
+	onMySQLWithoutReturning(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		for _, step := range []int{1, 2} {
+			dsn := fmt.Sprint(liveDSN("mysql"), "&auto_increment_increment=", step)
+			open := func() *gorm.DB {
+				return openDB(t, mysql.New(mysql.Config{DSN: dsn, DisableWithReturning: true}))
+			}
+			plain, db := open(), withPlugin(t, open())
+			for _, n := range []int{95, 1500} {
+				run := func(db *gorm.DB) ([]*SharedRow, []SharedRow) {
+					t.Helper()
+					recreate(t, plain, &SharedRow{})
+					rows := make([]*SharedRow, n)
+					for i := range rows {
+						rows[i] = &SharedRow{Name: fmt.Sprint("row", i)}
+					}
+					rows[5], rows[30], rows[41], rows[60], rows[n-1] = rows[0], rows[0], rows[40], rows[12], rows[40]
+					if err := db.Create(&rows).Error; err != nil {
+						t.Fatal(err)
+					}
+					var stored []SharedRow
+					if err := plain.Order("id").Find(&stored).Error; err != nil {
+						t.Fatal(err)
+					}
+					return rows, stored
+				}
+				// ownKey is the key of a struct's first row.
+				ownKey := func(stored []SharedRow, name string) uint {
+					for _, s := range stored {
+						if s.Name == name {
+							return s.ID
+						}
+					}
+					return 0
+				}
+				want, wantStored := run(plain)
+				gormWrong := 0
+				for _, r := range want {
+					if r.ID != ownKey(wantStored, r.Name) {
+						gormWrong++
+					}
+				}
+				for _, o := range []bulk.Options{{}, {BatchSize: 20}, {Method: bulk.Values}} {
+					got, gotStored := run(db.Clauses(o))
+					if len(gotStored) != len(wantStored) {
+						t.Fatalf("step %d, %d rows, %+v: %d rows written, GORM %d", step, n, o, len(gotStored), len(wantStored))
+					}
+					for i := range gotStored {
+						if gotStored[i].Name != wantStored[i].Name || step > 1 && gotStored[i].ID%2 != wantStored[i].ID%2 {
+							t.Fatalf("step %d, %d rows, %+v: row %d is %+v, GORM's %+v", step, n, o, i, gotStored[i], wantStored[i])
+						}
+					}
+					for i, r := range got {
+						if own := ownKey(gotStored, r.Name); r.ID != own {
+							t.Errorf("step %d, %d rows, %+v: row %d (%s) holds key %d, its own is %d", step, n, o, i, r.Name, r.ID, own)
+						}
+					}
+				}
+				if gormWrong == 0 {
+					t.Errorf("step %d, %d rows: GORM's structs all hold their own keys; the test shows nothing", step, n)
+				}
+				t.Logf("step %d, %d rows: GORM's structs hold %d keys not their own", step, n, gormWrong)
+			}
+		}
+	})
+}
+
 // StepTwoRow's key tag says what the server's auto_increment_increment
 // is: GORM's LastInsertId arithmetic steps by it.
 type StepTwoRow struct {

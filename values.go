@@ -495,9 +495,12 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			keyed, passed = w.record.passedOver(stmt.ReflectValue)
 		}
 	}
+	// A create of the user's own that writes every row gives the structs
+	// their own rows' keys where the arithmetic passes over rows (ownKeys).
+	ownKeys := passed > 0 && !w.ownRows && !hasOnConflict(stmt) && stmt.Context.Value(inAssociations{}) == nil
 	step := conn.dialect.mysql.get().step
 	var left []int
-	if arithmetic && ownBuild {
+	if arithmetic && ownBuild && !ownKeys {
 		left = restepped(stmt, stmt.ReflectValue, step)
 	}
 	user := stmt.Result
@@ -511,7 +514,7 @@ func (w *statementWriter) writeChunk(chunk reflect.Value) *gorm.DB {
 			user.Result, user.RowsAffected = result.Result, result.RowsAffected
 		}
 		if tx.Error == nil {
-			tx.AddError(w.handOn(stmt, result.Result, chunk.Len(), keyed, passed))
+			tx.AddError(w.handOn(stmt, result.Result, chunk.Len(), keyed, passed, ownKeys))
 		}
 	}
 	if lastInsertID && tx.Error == nil {
@@ -666,8 +669,10 @@ func (w *statementWriter) scanOn(tx *gorm.DB, n int) (int64, error) {
 // INSERT drew after the keyed rows' go to the next rows of the call that
 // hold none, in order; the record writes those rows as it has them. The
 // chunk's INSERT wrote keyed+passed rows that left their key to the
-// database, from result's LastInsertId up by the server's step.
-func (w *statementWriter) handOn(stmt *gorm.Statement, result sql.Result, n, keyed, passed int) error {
+// database, from result's LastInsertId up by the server's step. Where
+// ownKeys, the structs get their own rows' keys instead (leftToDB.ownKeys)
+// and nothing is handed on.
+func (w *statementWriter) handOn(stmt *gorm.Statement, result sql.Result, n, keyed, passed int, ownKeys bool) error {
 	first, err := result.LastInsertId()
 	if err != nil || first == 0 {
 		return err
@@ -676,6 +681,9 @@ func (w *statementWriter) handOn(stmt *gorm.Statement, result sql.Result, n, key
 	step := w.conn.dialect.mysql.get().step
 	if step == 0 {
 		step = pk.AutoIncrementIncrement
+	}
+	if ownKeys {
+		return w.record.ownKeys(stmt.ReflectValue, first, step)
 	}
 	rows := w.db.Statement.ReflectValue
 	next := first + int64(keyed)*step
