@@ -1,11 +1,7 @@
 package bulk_test
 
 import (
-	"bufio"
-	"context"
-	"database/sql"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -13,36 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/gormbulk/bulk"
+	"github.com/gormbulk/bulk/internal/ceiling"
 )
-
-// BenchRow is the benchmark's table: 9 columns with a unique index, a
-// default and timestamps.
-type BenchRow struct {
-	ID        uint   `gorm:"primaryKey"`
-	Email     string `gorm:"uniqueIndex;size:191"`
-	Name      string `gorm:"size:64"`
-	Age       int
-	Score     float64
-	Active    bool
-	Status    string `gorm:"size:16;default:active"`
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-func benchRows(n int) []BenchRow {
-	rows := make([]BenchRow, n)
-	for i := range rows {
-		rows[i] = BenchRow{Email: fmt.Sprintf("user%07d@example.com", i), Name: fmt.Sprintf("User %d", i), Age: i % 90, Score: float64(i) / 3, Active: i%2 == 0}
-	}
-	return rows
-}
 
 // benchSize is the rows each iteration writes (GORMBULK_BENCH_ROWS).
 func benchSize() int {
@@ -65,29 +36,29 @@ func BenchmarkCreate(b *testing.B) {
 	n := benchSize()
 	eachDialectB(b, func(b *testing.B, dialect string, db *gorm.DB) {
 		const cib = "gorm-CreateInBatches-1000"
-		ceiling := rawInsert
+		raw := ceiling.Insert
 		switch dialect {
 		case "postgres":
-			ceiling = rawCopy
+			raw = ceiling.Copy
 		case "mysql":
-			ceiling = rawLoadData
+			raw = ceiling.LoadData
 		}
 		var cibRate float64
 		methods := []struct {
 			name   string
-			create func(db *gorm.DB, rows []BenchRow) error
+			create func(db *gorm.DB, rows []ceiling.Row) error
 		}{
-			{cib, func(db *gorm.DB, rows []BenchRow) error { return db.CreateInBatches(&rows, 1000).Error }},
-			{"raw-prepared-insert", rawInsert},
-			{"raw-pgx-CopyFrom", rawCopy},
-			{"raw-LOAD-DATA", rawLoadData},
-			{"plugin-SkipReturning", func(db *gorm.DB, rows []BenchRow) error {
+			{cib, func(db *gorm.DB, rows []ceiling.Row) error { return db.CreateInBatches(&rows, 1000).Error }},
+			{"raw-prepared-insert", ceiling.Insert},
+			{"raw-pgx-CopyFrom", ceiling.Copy},
+			{"raw-LOAD-DATA", ceiling.LoadData},
+			{"plugin-SkipReturning", func(db *gorm.DB, rows []ceiling.Row) error {
 				return db.Clauses(bulk.Options{SkipReturning: true}).Create(&rows).Error
 			}},
-			{"plugin-Values", func(db *gorm.DB, rows []BenchRow) error {
+			{"plugin-Values", func(db *gorm.DB, rows []ceiling.Row) error {
 				return db.Clauses(bulk.Options{Method: bulk.Values}).Create(&rows).Error
 			}},
-			{"plugin", func(db *gorm.DB, rows []BenchRow) error { return db.Clauses(bulk.Options{}).Create(&rows).Error }},
+			{"plugin", func(db *gorm.DB, rows []ceiling.Row) error { return db.Clauses(bulk.Options{}).Create(&rows).Error }},
 		}
 		for _, m := range methods {
 			if (m.name == "raw-pgx-CopyFrom" && dialect != "postgres") || (m.name == "raw-LOAD-DATA" && dialect != "mysql") {
@@ -101,9 +72,9 @@ func BenchmarkCreate(b *testing.B) {
 					if err := emptyTable(db); err != nil {
 						b.Fatal(err)
 					}
-					rows := benchRows(n)
+					rows := ceiling.Rows(n)
 					begin := time.Now()
-					if err := ceiling(db, rows); err != nil {
+					if err := raw(db, rows); err != nil {
 						b.Fatal(err)
 					}
 					ceilingTime += time.Since(begin)
@@ -118,7 +89,7 @@ func BenchmarkCreate(b *testing.B) {
 					if err := emptyTable(db); err != nil {
 						b.Fatal(err)
 					}
-					rows := benchRows(n)
+					rows := ceiling.Rows(n)
 					b.StartTimer()
 					if err := m.create(db, rows); err != nil {
 						b.Fatal(err)
@@ -144,145 +115,6 @@ func BenchmarkCreate(b *testing.B) {
 	})
 }
 
-// rawCopy is pgx's CopyFrom fed straight from the structs, on the pgx
-// connection under database/sql: the ceiling the COPY path is held to.
-func rawCopy(db *gorm.DB, rows []BenchRow) error {
-	i := -1
-	return rawCopyRows(db, func() (*BenchRow, bool) {
-		i++
-		if i == len(rows) {
-			return nil, false
-		}
-		return &rows[i], true
-	})
-}
-
-// rawCopyRows copies the rows next gives, with pgx's CopyFrom fed by
-// CopyFromFunc, on the pgx connection under database/sql.
-func rawCopyRows(db *gorm.DB, next func() (*BenchRow, bool)) error {
-	now := db.NowFunc()
-	columns := []string{"email", "name", "age", "score", "active", "status", "created_at", "updated_at"}
-	return onPgx(db, func(ctx context.Context, c *pgx.Conn) error {
-		values := make([]any, len(columns))
-		_, err := c.CopyFrom(ctx, pgx.Identifier{"bench_rows"}, columns, pgx.CopyFromFunc(func() ([]any, error) {
-			r, ok := next()
-			if !ok {
-				return nil, nil
-			}
-			values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7] = r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now
-			return values, nil
-		}))
-		return err
-	})
-}
-
-// onPgx runs f on a pgx connection of db's pool, as a hand-written
-// loader reaches pgx under database/sql.
-func onPgx(db *gorm.DB, f func(ctx context.Context, c *pgx.Conn) error) error {
-	sqlDB, err := db.DB()
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error { return f(ctx, dc.(*stdlib.Conn).Conn()) })
-}
-
-// rawLoadData is a hand-written LOAD DATA LOCAL of the rows, streamed as
-// tab-separated text from a reader in one transaction: MySQL's ceiling.
-func rawLoadData(db *gorm.DB, rows []BenchRow) error {
-	now := db.NowFunc().Format("2006-01-02 15:04:05.999999")
-	return db.Transaction(func(tx *gorm.DB) error {
-		_, err := rawLoad(tx, "bench_rows", "email,name,age,score,active,status,created_at,updated_at", len(rows), func(i int, line []byte) []byte {
-			r := &rows[i]
-			line = append(line, r.Email...)
-			line = append(line, '\t')
-			line = append(line, r.Name...)
-			line = append(line, '\t')
-			line = strconv.AppendInt(line, int64(r.Age), 10)
-			line = append(line, '\t')
-			line = strconv.AppendFloat(line, r.Score, 'g', -1, 64)
-			line = append(line, '\t')
-			if r.Active {
-				line = append(line, '1')
-			} else {
-				line = append(line, '0')
-			}
-			line = append(line, "\tactive\t"...)
-			line = append(line, now...)
-			line = append(line, '\t')
-			line = append(line, now...)
-			return line
-		})
-		return err
-	})
-}
-
-// rawLoad streams n rows, each a tab-separated line, into the table's
-// columns by LOAD DATA LOCAL, and returns LAST_INSERT_ID(): the first
-// generated key.
-func rawLoad(tx *gorm.DB, table, columns string, n int, line func(i int, line []byte) []byte) (int64, error) {
-	pr, pw := io.Pipe()
-	defer pr.Close()
-	go func() {
-		w := bufio.NewWriterSize(pw, 64<<10)
-		var b []byte
-		for i := range n {
-			b = append(line(i, b[:0]), '\n')
-			w.Write(b)
-		}
-		pw.CloseWithError(w.Flush())
-	}()
-	mysql.RegisterReaderHandler(table, func() io.Reader { return pr })
-	defer mysql.DeregisterReaderHandler(table)
-	if err := tx.Exec("LOAD DATA LOCAL INFILE 'Reader::" + table + "' INTO TABLE " + table + " CHARACTER SET utf8mb4 " +
-		"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (" + columns + ")").Error; err != nil {
-		return 0, err
-	}
-	var first int64
-	err := tx.Raw("SELECT LAST_INSERT_ID()").Scan(&first).Error
-	return first, err
-}
-
-// rawAssociationsLoad is MySQL's hand-written create of users with their
-// orders, keeping what GORM writes where no order meets a duplicate key:
-// each table by LOAD DATA LOCAL, its keys from LAST_INSERT_ID() on.
-func rawAssociationsLoad(db *gorm.DB, users []BenchUser) error {
-	return db.Transaction(func(tx *gorm.DB) error {
-		first, err := rawLoad(tx, "bench_users", "email,name", len(users), func(i int, line []byte) []byte {
-			line = append(line, users[i].Email...)
-			line = append(line, '\t')
-			return append(line, users[i].Name...)
-		})
-		if err != nil {
-			return err
-		}
-		var orders []*BenchOrder
-		for i := range users {
-			users[i].ID = uint(first) + uint(i)
-			for j := range users[i].Orders {
-				users[i].Orders[j].UserID = users[i].ID
-				orders = append(orders, &users[i].Orders[j])
-			}
-		}
-		first, err = rawLoad(tx, "bench_orders", "user_id,amount,note", len(orders), func(i int, line []byte) []byte {
-			line = strconv.AppendUint(line, uint64(orders[i].UserID), 10)
-			line = append(line, '\t')
-			line = strconv.AppendFloat(line, orders[i].Amount, 'g', -1, 64)
-			line = append(line, '\t')
-			return append(line, orders[i].Note...)
-		})
-		for i := range orders {
-			orders[i].ID = uint(first) + uint(i)
-		}
-		return err
-	})
-}
-
 // emptyTable empties bench_rows between runs. TRUNCATE leaves no dead rows
 // behind to slow the next method's unique checks, as DELETE would on
 // PostgreSQL; SQLite truncates on an unqualified DELETE.
@@ -293,25 +125,6 @@ func emptyTable(db *gorm.DB) error {
 	return db.Exec("TRUNCATE TABLE bench_rows").Error
 }
 
-// rawInsert is what a hand-written loader does: one prepared INSERT of as
-// many rows as the parameter limit allows, reused for every full chunk, its
-// arguments taken from the structs without reflection, all in one
-// transaction.
-func rawInsert(db *gorm.DB, rows []BenchRow) error {
-	maxParams := 65535
-	if db.Dialector.Name() == "sqlite" {
-		maxParams = 32766
-	}
-	now := db.NowFunc()
-	return db.Transaction(func(tx *gorm.DB) error {
-		return rawChunks(tx, "INSERT INTO bench_rows (email,name,age,score,active,status,created_at,updated_at) VALUES ", "", 8, maxParams, len(rows),
-			func(i int, args []any) []any {
-				r := &rows[i]
-				return append(args, r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now)
-			}, nil)
-	})
-}
-
 // createSize is one size of the sweep: n rows per call, under a
 // CreateBatchSize of batch (0: none), of the columns selected (nil: all).
 type createSize struct {
@@ -320,7 +133,7 @@ type createSize struct {
 	columns  []string
 }
 
-// narrow selects four of BenchRow's columns: a call's values, which decide
+// narrow selects four of ceiling.Row's columns: a call's values, which decide
 // PostgreSQL's arrays, are then half as many per row.
 var narrow = []string{"email", "name", "score", "created_at"}
 
@@ -343,7 +156,7 @@ func createSizes() []createSize {
 // sizeCreates returns plain GORM's create of a size (Create where one
 // statement holds the rows, CreateInBatches(1000) beyond) and the
 // plugin's automatic choice.
-func sizeCreates(all *gorm.DB, size createSize) (plain, auto func(rows []BenchRow) error) {
+func sizeCreates(all *gorm.DB, size createSize) (plain, auto func(rows []ceiling.Row) error) {
 	session := all.Session(&gorm.Session{CreateBatchSize: size.batch})
 	// Each call a statement of its own: a Select kept would carry the
 	// plugin's clause into GORM's calls.
@@ -353,13 +166,13 @@ func sizeCreates(all *gorm.DB, size createSize) (plain, auto func(rows []BenchRo
 		}
 		return session
 	}
-	plain = func(rows []BenchRow) error {
+	plain = func(rows []ceiling.Row) error {
 		if size.n*8 > 32766 {
 			return db().CreateInBatches(&rows, 1000).Error
 		}
 		return db().Create(&rows).Error
 	}
-	auto = func(rows []BenchRow) error { return db().Clauses(bulk.Options{}).Create(&rows).Error }
+	auto = func(rows []ceiling.Row) error { return db().Clauses(bulk.Options{}).Create(&rows).Error }
 	return plain, auto
 }
 
@@ -380,7 +193,7 @@ func BenchmarkCreateSizes(b *testing.B) {
 						if err := emptyTable(all); err != nil {
 							b.Fatal(err)
 						}
-						rows := benchRows(size.n)
+						rows := ceiling.Rows(size.n)
 						if (i+k)%2 == 0 {
 							begin := time.Now()
 							if err := plain(rows); err != nil {
@@ -415,7 +228,7 @@ func BenchmarkCreateSizesAB(b *testing.B) {
 			plain, auto := sizeCreates(all, size)
 			for _, impl := range []struct {
 				name   string
-				create func(rows []BenchRow) error
+				create func(rows []ceiling.Row) error
 			}{{"gorm", plain}, {"bulk", auto}} {
 				b.Run("rows="+size.name+"/impl="+impl.name, func(b *testing.B) {
 					for i := 0; i < b.N; i++ {
@@ -423,7 +236,7 @@ func BenchmarkCreateSizesAB(b *testing.B) {
 						if err := emptyTable(all); err != nil {
 							b.Fatal(err)
 						}
-						rows := benchRows(size.n)
+						rows := ceiling.Rows(size.n)
 						b.StartTimer()
 						if err := impl.create(rows); err != nil {
 							b.Fatal(err)
@@ -443,9 +256,9 @@ func streamSize() int {
 	return 1_000_000
 }
 
-// benchRow returns row i of a generated load, as benchRows does.
-func benchRow(i int) BenchRow {
-	return BenchRow{Email: fmt.Sprintf("user%08d@example.com", i), Name: fmt.Sprintf("User %d", i), Age: i % 90, Score: float64(i) / 3, Active: i%2 == 0}
+// benchRow returns row i of a generated load, as ceiling.Rows does.
+func benchRow(i int) ceiling.Row {
+	return ceiling.Row{Email: fmt.Sprintf("user%08d@example.com", i), Name: fmt.Sprintf("User %d", i), Age: i % 90, Score: float64(i) / 3, Active: i%2 == 0}
 }
 
 // BenchmarkStream streams GORMBULK_STREAM_ROWS generated rows (1,000,000
@@ -485,7 +298,7 @@ func BenchmarkStream(b *testing.B) {
 				runtime.GC()
 				resetPeakRSS(b)
 				b.StartTimer()
-				res, err := bulk.Stream(db, func(yield func(BenchRow) bool) {
+				res, err := bulk.Stream(db, func(yield func(ceiling.Row) bool) {
 					for i := range n {
 						if !yield(benchRow(i)) {
 							return
@@ -511,8 +324,8 @@ func BenchmarkStream(b *testing.B) {
 // CopyFromFunc: the ceiling a stream is held to.
 func rawCopyFunc(db *gorm.DB, n int) error {
 	i := -1
-	var row BenchRow
-	return rawCopyRows(db, func() (*BenchRow, bool) {
+	var row ceiling.Row
+	return ceiling.CopyRows(db, func() (*ceiling.Row, bool) {
 		i++
 		if i == n {
 			return nil, false
@@ -552,23 +365,19 @@ func peakRSS(b *testing.B) float64 {
 // the unique email, updating four columns), each run paired with GORM's
 // CreateInBatches(1000) of the same rows and clause into the same
 // starting table: x-cib is GORM's time over the plugin's. On PostgreSQL
-// each run is also paired with a hand-written staged upsert
-// (rawStagedUpsert): x-raw is its time over the plugin's.
+// each run is also paired with the hand-written upsert
+// (ceiling.Upsert): x-raw is its time over the plugin's.
 func BenchmarkUpsert(b *testing.B) {
 	const n = 40_000
 	eachDialectB(b, func(b *testing.B, dialect string, db *gorm.DB) {
-		upsert := clause.OnConflict{Columns: []clause.Column{{Name: "email"}}, DoUpdates: clause.AssignmentColumns([]string{"name", "age", "score", "updated_at"})}
-		prepare := func() []BenchRow {
+		upsert := ceiling.UpsertClause
+		prepare := func() []ceiling.Row {
 			if err := emptyTable(db); err != nil {
 				b.Fatal(err)
 			}
-			existing := benchRows(n / 2)
+			existing, rows := ceiling.UpsertRows(n)
 			if err := db.Clauses(bulk.Options{SkipReturning: true}).Create(&existing).Error; err != nil {
 				b.Fatal(err)
-			}
-			rows := benchRows(n)
-			for i := range rows {
-				rows[i].Name += " updated"
 			}
 			return rows
 		}
@@ -589,11 +398,7 @@ func BenchmarkUpsert(b *testing.B) {
 					if dialect == "mysql-lastinsertid" {
 						continue // the raw ceiling reads keys with RETURNING
 					}
-					raw := rawStagedUpsert
-					if dialect != "postgres" {
-						raw = rawUpsertInserts
-					}
-					if err := raw(db, rows); err != nil {
+					if err := ceiling.Upsert(db, rows); err != nil {
 						b.Fatal(err)
 					}
 					rawTime += time.Since(begin)
@@ -614,90 +419,20 @@ func BenchmarkUpsert(b *testing.B) {
 	})
 }
 
-// rawStagedUpsert is PostgreSQL's hand-written upsert: the rows COPYed
-// into a staging table local to the transaction, then moved by one INSERT
-// … SELECT … ON CONFLICT … RETURNING in staging order, the keys read back
-// into the rows; BenchmarkUpsert's clause, its timestamps as GORM sets
-// them.
-func rawStagedUpsert(db *gorm.DB, rows []BenchRow) error {
-	now := db.NowFunc()
-	return onPgx(db, func(ctx context.Context, c *pgx.Conn) error {
-		tx, err := c.Begin(ctx)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback(ctx)
-		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE bench_stage ON COMMIT DROP AS SELECT 0::int8 AS n, email, name, age, score, active, status, created_at, updated_at FROM bench_rows WITH NO DATA"); err != nil {
-			return err
-		}
-		columns := []string{"n", "email", "name", "age", "score", "active", "status", "created_at", "updated_at"}
-		i := -1
-		values := make([]any, len(columns))
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_stage"}, columns, pgx.CopyFromFunc(func() ([]any, error) {
-			i++
-			if i == len(rows) {
-				return nil, nil
-			}
-			r := &rows[i]
-			values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7], values[8] = i, r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now
-			return values, nil
-		})); err != nil {
-			return err
-		}
-		keys, err := tx.Query(ctx, `INSERT INTO bench_rows (email, name, age, score, active, status, created_at, updated_at)
-SELECT email, name, age, score, active, status, created_at, updated_at FROM bench_stage ORDER BY n
-ON CONFLICT (email) DO UPDATE SET name = excluded.name, age = excluded.age, score = excluded.score, updated_at = excluded.updated_at
-RETURNING id`)
-		if err != nil {
-			return err
-		}
-		for i := 0; keys.Next(); i++ {
-			if err := keys.Scan(&rows[i].ID); err != nil {
-				return err
-			}
-		}
-		if err := keys.Err(); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
-	})
-}
-
-// BenchUser and BenchOrder are a has-many pair: GORM writes the orders as
-// an upsert on their key after the users.
-type BenchUser struct {
-	ID     uint
-	Email  string `gorm:"uniqueIndex;size:191"`
-	Name   string
-	Orders []BenchOrder `gorm:"foreignKey:UserID"`
-}
-
-type BenchOrder struct {
-	ID     uint
-	UserID uint
-	Amount float64
-	Note   string
-}
-
 // BenchmarkAssociations creates 40,000 users with two orders each through
 // Auto, paired with GORM's CreateInBatches(1000) of the same rows: x-cib
 // is GORM's time over the plugin's.
 func BenchmarkAssociations(b *testing.B) {
 	const n = 40_000
 	eachDialectB(b, func(b *testing.B, dialect string, db *gorm.DB) {
-		users := func() []BenchUser {
-			if err := db.Migrator().DropTable(&BenchOrder{}, &BenchUser{}); err != nil {
+		users := func() []ceiling.User {
+			if err := db.Migrator().DropTable(&ceiling.Order{}, &ceiling.User{}); err != nil {
 				b.Fatal(err)
 			}
-			if err := db.AutoMigrate(&BenchUser{}, &BenchOrder{}); err != nil {
+			if err := db.AutoMigrate(&ceiling.User{}, &ceiling.Order{}); err != nil {
 				b.Fatal(err)
 			}
-			out := make([]BenchUser, n)
-			for i := range out {
-				out[i] = BenchUser{Email: fmt.Sprintf("u%d@example.com", i), Name: fmt.Sprint("user ", i),
-					Orders: []BenchOrder{{Amount: float64(i), Note: "first"}, {Amount: float64(i) / 2, Note: "second"}}}
-			}
-			return out
+			return ceiling.Users(n)
 		}
 		const runs = 3
 		b.StopTimer()
@@ -713,10 +448,7 @@ func BenchmarkAssociations(b *testing.B) {
 					}
 					gormTime += time.Since(begin)
 				case 2:
-					raw := map[string]func(*gorm.DB, []BenchUser) error{
-						"postgres": rawAssociations, "mysql": rawAssociationsLoad, "mysql-lastinsertid": rawAssociationsLoad, "sqlite": rawAssociationsInserts,
-					}[dialect]
-					if err := raw(db, rows); err != nil {
+					if err := ceiling.Associations(db, rows); err != nil {
 						b.Fatal(err)
 					}
 					rawTime += time.Since(begin)
@@ -734,201 +466,5 @@ func BenchmarkAssociations(b *testing.B) {
 		if rawTime > 0 {
 			b.ReportMetric(rawTime.Seconds()/b.Elapsed().Seconds(), "x-raw")
 		}
-	})
-}
-
-// rawAssociations is PostgreSQL's hand-written create of users with their
-// orders, keeping what GORM writes where no order's key is taken by hand
-// (GORM's has-many upsert, ON CONFLICT (id) DO UPDATE SET user_id, then
-// updates nothing): each table's keys drawn in one round trip and COPYed
-// with its rows, the orders with their users' keys.
-func rawAssociations(db *gorm.DB, users []BenchUser) error {
-	return onPgx(db, func(ctx context.Context, c *pgx.Conn) error {
-		tx, err := c.Begin(ctx)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback(ctx)
-		draw := func(seq string, n int) ([]int64, error) {
-			var keys []int64
-			err := tx.QueryRow(ctx, "SELECT array_agg(nextval($1::regclass) ORDER BY g) FROM generate_series(1, $2) AS g", seq, n).Scan(&keys)
-			return keys, err
-		}
-		keys, err := draw("bench_users_id_seq", len(users))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_users"}, []string{"id", "email", "name"}, pgx.CopyFromSlice(len(users), func(i int) ([]any, error) {
-			users[i].ID = uint(keys[i])
-			return []any{keys[i], users[i].Email, users[i].Name}, nil
-		})); err != nil {
-			return err
-		}
-		var orders []*BenchOrder
-		for i := range users {
-			for j := range users[i].Orders {
-				o := &users[i].Orders[j]
-				o.UserID = users[i].ID
-				orders = append(orders, o)
-			}
-		}
-		if keys, err = draw("bench_orders_id_seq", len(orders)); err != nil {
-			return err
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_orders"}, []string{"id", "user_id", "amount", "note"}, pgx.CopyFromSlice(len(orders), func(i int) ([]any, error) {
-			orders[i].ID = uint(keys[i])
-			return []any{keys[i], orders[i].UserID, orders[i].Amount, orders[i].Note}, nil
-		})); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
-	})
-}
-
-// rawAssociationsInserts is SQLite's hand-written create of users with
-// their orders, keeping what GORM writes: prepared multi-row INSERTs of
-// maximal size reused across chunks, each chunk's keys from its
-// LastInsertId, the orders as GORM's has-many upsert on their key.
-func rawAssociationsInserts(db *gorm.DB, users []BenchUser) error {
-	const maxParams, upsert = 32766, " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id"
-	var orders []*BenchOrder
-	return db.Transaction(func(tx *gorm.DB) error {
-		err := rawChunks(tx, "INSERT INTO bench_users (email, name) VALUES ", "", 2, maxParams, len(users),
-			func(i int, args []any) []any { return append(args, users[i].Email, users[i].Name) },
-			func(i int, key int64) {
-				users[i].ID = uint(key)
-				for j := range users[i].Orders {
-					users[i].Orders[j].UserID = uint(key)
-					orders = append(orders, &users[i].Orders[j])
-				}
-			})
-		if err != nil {
-			return err
-		}
-		return rawChunks(tx, "INSERT INTO bench_orders (user_id, amount, note) VALUES ", upsert, 3, maxParams, len(orders),
-			func(i int, args []any) []any { return append(args, orders[i].UserID, orders[i].Amount, orders[i].Note) },
-			func(i int, key int64) { orders[i].ID = uint(key) })
-	})
-}
-
-// rawChunks writes n rows of cols columns by prepared multi-row INSERTs
-// of as many rows as maxParams allows, giving row i its key, where key is
-// given, from what the statement's RETURNING hands back, in order, or else
-// from the chunk's LastInsertId.
-func rawChunks(tx *gorm.DB, head, tail string, cols, maxParams, n int, args func(i int, args []any) []any, key func(i int, key int64)) error {
-	per := maxParams / cols
-	var (
-		prepared *sql.Stmt
-		size     int
-		values   = make([]any, 0, per*cols)
-	)
-	defer func() {
-		if prepared != nil {
-			prepared.Close()
-		}
-	}()
-	for start := 0; start < n; start += per {
-		end := min(start+per, n)
-		if end-start != size {
-			if prepared != nil {
-				prepared.Close()
-			}
-			query := head + rawPlaceholders(tx, cols, end-start) + tail
-			var err error
-			if prepared, err = tx.Statement.ConnPool.PrepareContext(tx.Statement.Context, query); err != nil {
-				return err
-			}
-			size = end - start
-		}
-		values = values[:0]
-		for i := start; i < end; i++ {
-			values = args(i, values)
-		}
-		if strings.Contains(tail, "RETURNING") {
-			if err := rawReturned(prepared, values, start, key); err != nil {
-				return err
-			}
-			continue
-		}
-		result, err := prepared.Exec(values...)
-		if err != nil {
-			return err
-		}
-		if key == nil {
-			continue
-		}
-		last, err := result.LastInsertId()
-		if err != nil {
-			return err
-		}
-		first := last // MySQL's first key of the INSERT; SQLite's last rowid
-		if tx.Dialector.Name() == "sqlite" {
-			first = last - int64(end-start) + 1
-		}
-		for i := start; i < end; i++ {
-			key(i, first+int64(i-start))
-		}
-	}
-	return nil
-}
-
-// rawPlaceholders is the VALUES list of n rows of cols parameters, in the
-// dialect's placeholders.
-func rawPlaceholders(tx *gorm.DB, cols, n int) string {
-	var sb strings.Builder
-	for i := range n * cols {
-		switch {
-		case i == 0:
-			sb.WriteByte('(')
-		case i%cols == 0:
-			sb.WriteString("),(")
-		default:
-			sb.WriteByte(',')
-		}
-		if tx.Dialector.Name() == "postgres" {
-			sb.WriteString("$" + strconv.Itoa(i+1))
-		} else {
-			sb.WriteByte('?')
-		}
-	}
-	sb.WriteByte(')')
-	return sb.String()
-}
-
-// rawReturned runs a chunk's INSERT … RETURNING key and gives the chunk's
-// rows, from start, the keys it hands back, in order.
-func rawReturned(prepared *sql.Stmt, values []any, start int, key func(i int, key int64)) error {
-	rows, err := prepared.Query(values...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for i := start; rows.Next(); i++ {
-		var k int64
-		if err := rows.Scan(&k); err != nil {
-			return err
-		}
-		key(i, k)
-	}
-	return rows.Err()
-}
-
-// rawUpsertInserts is SQLite's and MariaDB's hand-written upsert:
-// BenchmarkUpsert's clause in prepared multi-row INSERTs of maximal size
-// reused across chunks, the keys read back with RETURNING, its timestamps
-// as GORM sets them.
-func rawUpsertInserts(db *gorm.DB, rows []BenchRow) error {
-	maxParams, upsert := 65535, " ON DUPLICATE KEY UPDATE name = VALUES(name), age = VALUES(age), score = VALUES(score), updated_at = VALUES(updated_at) RETURNING id"
-	if db.Dialector.Name() == "sqlite" {
-		maxParams, upsert = 32766, " ON CONFLICT (email) DO UPDATE SET name = excluded.name, age = excluded.age, score = excluded.score, updated_at = excluded.updated_at RETURNING id"
-	}
-	now := db.NowFunc()
-	return db.Transaction(func(tx *gorm.DB) error {
-		return rawChunks(tx, "INSERT INTO bench_rows (email, name, age, score, active, status, created_at, updated_at) VALUES ", upsert, 8, maxParams, len(rows),
-			func(i int, args []any) []any {
-				r := &rows[i]
-				return append(args, r.Email, r.Name, r.Age, r.Score, r.Active, "active", now, now)
-			},
-			func(i int, key int64) { rows[i].ID = uint(key) })
 	})
 }

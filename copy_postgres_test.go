@@ -26,11 +26,12 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/gormbulk/bulk"
+	"github.com/gormbulk/bulk/internal/ceiling"
 )
 
-// CopyRow is BenchRow in a table of its own: 9 columns, with a unique
+// CopyRow is ceiling.Row in a table of its own: 9 columns, with a unique
 // column to match rows with.
-type CopyRow BenchRow
+type CopyRow ceiling.Row
 
 // CopyRaceRow is CopyRow in its own table, for the concurrent writer.
 type CopyRaceRow CopyRow

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/gormbulk/bulk"
+	"github.com/gormbulk/bulk/internal/ceiling"
 )
 
 // Each live dialect reads its DSN from the environment, defaulting to the
@@ -91,7 +92,7 @@ func eachDialectB(b *testing.B, fn func(b *testing.B, name string, db *gorm.DB))
 			skipUnselected(b, selected, d.name)
 			dsn := dialectDSN(b, d.name, d.env, d.open, sqliteFile)
 			db := withPlugin(b, openDB(b, d.open(dsn)))
-			recreate(b, db, &BenchRow{})
+			recreate(b, db, &ceiling.Row{})
 			fn(b, d.name, db)
 		})
 	}
