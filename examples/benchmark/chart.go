@@ -35,7 +35,7 @@ func writeChart(path string, rep *report) error {
 	}
 
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("gormbulk: %s rows into %s, median of %s", thousands(float64(rep.Rows)), rep.Version, rep.runs())
+	p.Title.Text = fmt.Sprintf("gormbulk %s: %s %s into %s, median of %s", rep.Scenario, thousands(float64(rep.Rows)), rep.RowsAre, rep.Version, rep.runs())
 	p.Title.Padding = vg.Points(10)
 	p.X.Label.Text = "rows/s (higher is better)"
 	p.X.Min = 0

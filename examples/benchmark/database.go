@@ -38,9 +38,8 @@ type bench struct {
 	infile    bool // MySQL: the server accepts LOAD DATA LOCAL INFILE
 }
 
-// open connects to the dialect's database and creates an empty table. The
-// cleanup it returns drops the table, closes the pool and removes SQLite's
-// temporary directory.
+// open connects to the dialect's database. The cleanup it returns closes
+// the pool and removes SQLite's temporary directory.
 func open(ctx context.Context, dialect, dsn string) (*bench, func(), error) {
 	d, ok := dialects[dialect]
 	if !ok {
@@ -78,17 +77,10 @@ func open(ctx context.Context, dialect, dsn string) (*bench, func(), error) {
 	b := &bench{dialect: dialect, db: db.WithContext(ctx), maxParams: 65535}
 	b.sqlDB, _ = db.DB()
 	cleanups = append(cleanups, func() { b.sqlDB.Close() })
-	cleanups = append(cleanups, func() { _ = db.Migrator().DropTable(&User{}) })
 
 	version := map[string]string{"sqlite": "SELECT 'SQLite ' || sqlite_version()", "postgres": "SELECT 'PostgreSQL ' || current_setting('server_version')", "mysql": "SELECT VERSION()"}
 	err = b.sqlDB.QueryRowContext(ctx, version[dialect]).Scan(&b.version)
 	b.version, _, _ = strings.Cut(b.version, " (") // PostgreSQL's build details
-	if err == nil {
-		err = db.Migrator().DropTable(&User{})
-	}
-	if err == nil {
-		err = db.AutoMigrate(&User{})
-	}
 	if err != nil {
 		cleanup()
 		return nil, nil, fmt.Errorf("prepare %s: %w", dialect, err)
@@ -104,10 +96,18 @@ func open(ctx context.Context, dialect, dsn string) (*bench, func(), error) {
 	return b, cleanup, nil
 }
 
-// reset empties the table and restarts its key sequence. TRUNCATE leaves no
+// recreate drops the models' tables and creates them again.
+func (b *bench) recreate(models ...any) error {
+	if err := b.db.Migrator().DropTable(models...); err != nil {
+		return err
+	}
+	return b.db.AutoMigrate(models...)
+}
+
+// empty empties a table and restarts its key sequence. TRUNCATE leaves no
 // dead rows behind to slow the next run's unique checks, as DELETE would on
 // PostgreSQL; SQLite truncates on an unqualified DELETE.
-func (b *bench) reset() error {
+func (b *bench) empty(table string) error {
 	switch b.dialect {
 	case "sqlite":
 		if err := b.db.Exec("DELETE FROM " + table).Error; err != nil {
@@ -121,28 +121,27 @@ func (b *bench) reset() error {
 	}
 }
 
-// verify checks that the table holds exactly rows and, where the method
-// reads IDs back, that the first and last row got the IDs the table gave
-// them.
-func (b *bench) verify(m method, rows []User) error {
-	var n int64
-	if err := b.db.Table(table).Count(&n).Error; err != nil {
+// verifyCount checks that table holds n rows.
+func (b *bench) verifyCount(table string, n int) error {
+	var count int64
+	if err := b.db.Table(table).Count(&count).Error; err != nil {
 		return err
 	}
-	if n != int64(len(rows)) {
-		return fmt.Errorf("table holds %d rows, want %d", n, len(rows))
+	if count != int64(n) {
+		return fmt.Errorf("%s holds %d rows, want %d", table, count, n)
 	}
-	if !m.ids {
-		return nil
+	return nil
+}
+
+// verifyID checks that the row of table whose email is email has the key
+// id, which a method that reads keys back gave the row's struct.
+func (b *bench) verifyID(table, email string, id uint) error {
+	var stored uint
+	if err := b.db.Table(table).Select("id").Where("email = ?", email).Scan(&stored).Error; err != nil {
+		return err
 	}
-	for _, u := range []User{rows[0], rows[len(rows)-1]} {
-		var id uint
-		if err := b.db.Table(table).Select("id").Where("email = ?", u.Email).Scan(&id).Error; err != nil {
-			return err
-		}
-		if u.ID == 0 || u.ID != id {
-			return fmt.Errorf("%s has ID %d in the struct, %d in the table", u.Email, u.ID, id)
-		}
+	if id == 0 || id != stored {
+		return fmt.Errorf("%s has ID %d in the struct, %d in the table", email, id, stored)
 	}
 	return nil
 }

@@ -1,12 +1,16 @@
-// Command benchmark inserts the same rows into one database with each way
+// Command benchmark writes the same rows into one database with each way
 // of bulk-creating them: GORM's own Create and CreateInBatches, the gormbulk
 // plugin, and the raw driver's fastest paths as the ceiling. It prints a
 // table of rows/s, time and memory per method and, with -chart, draws a
-// bar chart.
+// bar chart. -scenario upsert writes rows of which half exist under an ON
+// CONFLICT clause, -scenario associations users with two orders each; both
+// against GORM's CreateInBatches(1000) and a hand-written ceiling that
+// leaves GORM's rows and keys.
 //
 //	go run ./examples/benchmark                     # SQLite in a temp dir
 //	go run ./examples/benchmark -dialect postgres -rows 1000000
 //	go run ./examples/benchmark -dialect mysql -md -chart benchmark-<dialect>.png
+//	go run ./examples/benchmark -dialect postgres -scenario associations -rows 40000
 //
 // The DSN defaults to the environment variables the tests read
 // (GORMBULK_SQLITE_DSN, GORMBULK_POSTGRES_DSN, GORMBULK_MYSQL_DSN), then to
@@ -26,6 +30,7 @@ import (
 // options are the command-line flags.
 type options struct {
 	dialect, dsn string
+	scenario     string
 	rows, reps   int
 	json, md     bool
 	chart        string
@@ -35,7 +40,8 @@ func main() {
 	var o options
 	flag.StringVar(&o.dialect, "dialect", "sqlite", "database: sqlite, postgres or mysql")
 	flag.StringVar(&o.dsn, "dsn", "", "data source name (default: $GORMBULK_<DIALECT>_DSN, then the local server; SQLite: a file in a temp dir)")
-	flag.IntVar(&o.rows, "rows", 100_000, "rows each method inserts")
+	flag.StringVar(&o.scenario, "scenario", "create", "what to write: create (new rows), upsert (rows of which half exist) or associations (users with two orders each)")
+	flag.IntVar(&o.rows, "rows", 100_000, "rows each method writes (users, for associations)")
 	flag.IntVar(&o.reps, "reps", 3, "runs per method; the median is reported")
 	flag.BoolVar(&o.json, "json", false, "print the results as JSON")
 	flag.BoolVar(&o.md, "md", false, "print the results as a Markdown table")
@@ -68,15 +74,26 @@ func run(ctx context.Context, o options) error {
 	}
 	defer cleanup()
 
+	return runNamed(ctx, b, o)
+}
+
+// runScenario creates the scenario's tables, runs every method that
+// applies to the database, reports the results and drops the tables.
+func runScenario[T any](ctx context.Context, b *bench, o options, sc scenario[T]) error {
+	if err := b.recreate(sc.models...); err != nil {
+		return fmt.Errorf("prepare %s: %w", b.dialect, err)
+	}
+	defer b.db.Migrator().DropTable(sc.models...)
+
 	// Plan first, so the progress bar knows the total.
 	type step struct {
-		m    method
+		m    method[T]
 		rows int
 		skip string
 	}
 	var plan []step
 	total := 0
-	for _, m := range methods() {
+	for _, m := range sc.methods {
 		if !m.appliesTo(b.dialect) {
 			continue
 		}
@@ -90,7 +107,7 @@ func run(ctx context.Context, o options) error {
 		plan = append(plan, s)
 	}
 
-	template := makeUsers(o.rows)
+	template := sc.make(o.rows)
 	bar := newProgress(total)
 	// Each rep runs every method once, so the drift of a shared machine
 	// over the run falls on all methods alike.
@@ -101,7 +118,7 @@ func run(ctx context.Context, o options) error {
 				continue
 			}
 			bar.Describe(fmt.Sprintf("%-32s %d/%d", s.m.name, rep, o.reps))
-			r, err := b.runOnce(ctx, s.m, template[:s.rows])
+			r, err := runOnce(ctx, b, sc, s.m, template[:s.rows])
 			if err != nil {
 				bar.Exit()
 				return fmt.Errorf("%s, run %d: %w", s.m.name, rep, err)
@@ -120,7 +137,8 @@ func run(ctx context.Context, o options) error {
 	}
 	bar.Finish()
 
-	rep := newReport(b, o, results)
+	rep := newReport(b, o, sc.rows, results)
+	var err error
 	switch {
 	case o.json:
 		err = rep.writeJSON(os.Stdout)

@@ -20,13 +20,13 @@ type measurement struct {
 	peakLive   uint64 // highest live heap a GC found, less the live heap before the run
 }
 
-// runOnce empties the table, inserts a fresh copy of template with m, and
-// verifies the result. Only the insert is timed and measured.
-func (b *bench) runOnce(ctx context.Context, m method, template []User) (measurement, error) {
-	if err := b.reset(); err != nil {
+// runOnce readies the tables for s, writes a fresh copy of template with
+// m, and verifies the result. Only the write is timed and measured.
+func runOnce[T any](ctx context.Context, b *bench, s scenario[T], m method[T], template []T) (measurement, error) {
+	if err := s.reset(b, len(template)); err != nil {
 		return measurement{}, err
 	}
-	rows := slices.Clone(template)
+	rows := s.clone(template)
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -41,7 +41,7 @@ func (b *bench) runOnce(ctx context.Context, m method, template []User) (measure
 	if err != nil {
 		return measurement{}, err
 	}
-	if err := b.verify(m, rows); err != nil {
+	if err := s.verify(b, m.ids, rows); err != nil {
 		return measurement{}, err
 	}
 	return measurement{

@@ -12,8 +12,8 @@ import (
 // is extrapolated to the full row count.
 const oneByOneRows = 5000
 
-// method is one way of inserting the rows.
-type method struct {
+// method is one way of writing a scenario's rows, of type T.
+type method[T any] struct {
 	name     string
 	baseline bool     // the reference of the "× CreateInBatches" column
 	raw      bool     // a raw driver path; the fastest one is the ceiling
@@ -24,12 +24,13 @@ type method struct {
 	// skip returns why the method cannot insert rows rows on b, or "".
 	skip func(b *bench, rows int) string
 
-	insert func(ctx context.Context, b *bench, rows []User) error
+	insert func(ctx context.Context, b *bench, rows []T) error
 }
 
-// methods lists the methods in the order they run and are reported.
-func methods() []method {
-	return []method{
+// methods lists the methods of the create scenario in the order they run
+// and are reported.
+func methods() []method[User] {
+	return []method[User]{
 		{name: "GORM Create, one row at a time", ids: true, sample: oneByOneRows, insert: createEach},
 		{name: "GORM Create(&all)", ids: true, skip: overParamLimit, insert: func(_ context.Context, b *bench, rows []User) error {
 			return b.db.Create(&rows).Error
@@ -50,19 +51,19 @@ func methods() []method {
 // read generated IDs back. Its automatic choice is COPY on PostgreSQL and
 // multi-row statements elsewhere; the statement path is listed apart where
 // the two differ.
-func plugin(name string, opts bulk.Options, ids bool, dialects ...string) method {
-	return method{name: name, ids: ids, dialects: dialects, insert: func(_ context.Context, b *bench, rows []User) error {
+func plugin(name string, opts bulk.Options, ids bool, dialects ...string) method[User] {
+	return method[User]{name: name, ids: ids, dialects: dialects, insert: func(_ context.Context, b *bench, rows []User) error {
 		return b.db.Clauses(opts).Create(&rows).Error
 	}}
 }
 
 // appliesTo reports whether m runs on dialect at all.
-func (m method) appliesTo(dialect string) bool {
+func (m method[T]) appliesTo(dialect string) bool {
 	return len(m.dialects) == 0 || slices.Contains(m.dialects, dialect)
 }
 
 // rowsFor is the number of rows m inserts when asked for n.
-func (m method) rowsFor(n int) int {
+func (m method[T]) rowsFor(n int) int {
 	if m.sample > 0 {
 		return min(n, m.sample)
 	}

@@ -30,7 +30,7 @@ type result struct {
 }
 
 // summarize turns the runs of m, asked to insert n rows, into its result.
-func summarize(m method, n int, runs []measurement) result {
+func summarize[T any](m method[T], n int, runs []measurement) result {
 	rows := m.rowsFor(n)
 	secs := median(runs, func(r measurement) float64 { return r.elapsed.Seconds() })
 	r := result{
@@ -57,19 +57,21 @@ func summarize(m method, n int, runs []measurement) result {
 
 // report is everything printed and charted.
 type report struct {
-	Dialect string   `json:"dialect"`
-	Version string   `json:"version"`
-	Rows    int      `json:"rows"`
-	Reps    int      `json:"reps"`
-	Go      string   `json:"go"`
-	Ceiling string   `json:"raw_ceiling"` // the fastest raw method
-	Results []result `json:"results"`
+	Dialect  string   `json:"dialect"`
+	Version  string   `json:"version"`
+	Scenario string   `json:"scenario"`
+	Rows     int      `json:"rows"`
+	RowsAre  string   `json:"rows_are"` // what one row is
+	Reps     int      `json:"reps"`
+	Go       string   `json:"go"`
+	Ceiling  string   `json:"raw_ceiling"` // the fastest raw method
+	Results  []result `json:"results"`
 }
 
 // newReport fills in the ratios to CreateInBatches and to the fastest raw
 // method.
-func newReport(b *bench, o options, results []result) *report {
-	rep := &report{Dialect: b.dialect, Version: b.version, Rows: o.rows, Reps: o.reps,
+func newReport(b *bench, o options, rowsAre string, results []result) *report {
+	rep := &report{Dialect: b.dialect, Version: b.version, Scenario: o.scenario, Rows: o.rows, RowsAre: rowsAre, Reps: o.reps,
 		Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH, Results: results}
 	var base, ceiling float64
 	for _, r := range results {
@@ -124,7 +126,7 @@ func (rep *report) table() [][]string {
 // notes say what the columns measure.
 func (rep *report) notes() []string {
 	return []string{
-		fmt.Sprintf("%s rows into %s (%s), median of %s, each into an emptied table; %s.", thousands(float64(rep.Rows)), rep.Version, rep.Dialect, rep.runs(), rep.Go),
+		fmt.Sprintf("%s: %s %s into %s (%s), median of %s, each run from the same tables; %s.", rep.Scenario, thousands(float64(rep.Rows)), rep.RowsAre, rep.Version, rep.Dialect, rep.runs(), rep.Go),
 		fmt.Sprintf("× raw ceiling: relative to %q, the fastest raw driver path here. Time ≈: extrapolated from the rows measured.", rep.Ceiling),
 		fmt.Sprintf("peak live heap: the most heap a GC found live during the insert (sampled every %v), above the live heap before it; garbage awaiting collection is not counted. alloc B/row, allocs/row: TotalAlloc and Mallocs deltas per row. All client side.", heapSampleEvery),
 	}
