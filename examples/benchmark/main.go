@@ -110,10 +110,14 @@ func runScenario[T any](ctx context.Context, b *bench, o options, sc scenario[T]
 	template := sc.make(o.rows)
 	bar := newProgress(total)
 	// Each rep runs every method once, so the drift of a shared machine
-	// over the run falls on all methods alike.
+	// over the run falls on all methods alike, and each rep starts one
+	// method further on, so that no method always follows the same one
+	// (the server may still be busy with what the last run left behind).
 	runs := make([][]measurement, len(plan))
 	for rep := 1; rep <= o.reps; rep++ {
-		for i, s := range plan {
+		for k := range plan {
+			i := (k + rep - 1) % len(plan)
+			s := plan[i]
 			if s.skip != "" {
 				continue
 			}
