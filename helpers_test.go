@@ -77,6 +77,21 @@ func onMySQLWithoutReturning(t *testing.T, fn func(t *testing.T, open func(t *te
 	})
 }
 
+// onMySQLSteps runs fn on MySQL without RETURNING with sessions whose
+// auto_increment_increment is 1 and 2 (a Galera cluster's), each with a
+// plain DB and one with the plugin registered.
+func onMySQLSteps(t *testing.T, fn func(t *testing.T, step int, plain, db *gorm.DB)) {
+	onMySQLWithoutReturning(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
+		for _, step := range []int{1, 2} {
+			dsn := fmt.Sprint(liveDSN("mysql"), "&auto_increment_increment=", step)
+			open := func() *gorm.DB {
+				return openDB(t, mysql.New(mysql.Config{DSN: dsn, DisableWithReturning: true}))
+			}
+			fn(t, step, open(), withPlugin(t, open()))
+		}
+	})
+}
+
 // eachDialectB runs fn once per reachable dialect (of those
 // GORMBULK_DIALECTS selects), as a sub-benchmark, with the plugin
 // registered and its table migrated. The RETURNING-less MySQL entry runs

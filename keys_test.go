@@ -74,75 +74,68 @@ func TestMySQLAutoIncrementIncrement(t *testing.T) {
 // key, in GORM's table. A call that gives every key keeps them whatever
 // the server's step.
 func TestMySQLMixedKeys(t *testing.T) {
-	onMySQLWithoutReturning(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		for _, step := range []int{1, 2} {
-			dsn := fmt.Sprint(liveDSN("mysql"), "&auto_increment_increment=", step)
-			open := func() *gorm.DB {
-				return openDB(t, mysql.New(mysql.Config{DSN: dsn, DisableWithReturning: true}))
+	onMySQLSteps(t, func(t *testing.T, step int, plain, db *gorm.DB) {
+		for _, c := range []struct {
+			name  string
+			given func(i int, freed uint) uint // the key row i gives, or 0
+		}{
+			{"mixed", func(i int, freed uint) uint {
+				switch {
+				case i%10 == 3:
+					return uint(1_000_000 + i*10) // above the counter: moves it on
+				case i == 1:
+					return freed // below the counter
+				}
+				return 0
+			}},
+			{"all given", func(i int, _ uint) uint { return uint(5_000 + i*3) }},
+		} {
+			run := func(db *gorm.DB) ([]ParityBasic, map[string]uint) {
+				t.Helper()
+				recreate(t, plain, &ParityBasic{})
+				existing := []ParityBasic{{Email: "before-1"}, {Email: "before-2"}, {Email: "before-3"}, {Email: "before-4"}}
+				if err := plain.Create(&existing).Error; err != nil {
+					t.Fatal(err)
+				}
+				if err := plain.Unscoped().Delete(&existing[2]).Error; err != nil {
+					t.Fatal(err)
+				}
+				rows := parityBasicRows(95)
+				for i := range rows {
+					rows[i].ID = c.given(i, existing[2].ID)
+				}
+				if err := db.Create(&rows).Error; err != nil {
+					t.Fatal(err)
+				}
+				var stored []ParityBasic
+				if err := plain.Unscoped().Find(&stored).Error; err != nil {
+					t.Fatal(err)
+				}
+				keys := map[string]uint{}
+				for _, s := range stored {
+					keys[s.Email] = s.ID
+				}
+				return rows, keys
 			}
-			plain, db := open(), withPlugin(t, open())
-			for _, c := range []struct {
-				name  string
-				given func(i int, freed uint) uint // the key row i gives, or 0
-			}{
-				{"mixed", func(i int, freed uint) uint {
-					switch {
-					case i%10 == 3:
-						return uint(1_000_000 + i*10) // above the counter: moves it on
-					case i == 1:
-						return freed // below the counter
-					}
-					return 0
-				}},
-				{"all given", func(i int, _ uint) uint { return uint(5_000 + i*3) }},
-			} {
-				run := func(db *gorm.DB) ([]ParityBasic, map[string]uint) {
-					t.Helper()
-					recreate(t, plain, &ParityBasic{})
-					existing := []ParityBasic{{Email: "before-1"}, {Email: "before-2"}, {Email: "before-3"}, {Email: "before-4"}}
-					if err := plain.Create(&existing).Error; err != nil {
-						t.Fatal(err)
-					}
-					if err := plain.Unscoped().Delete(&existing[2]).Error; err != nil {
-						t.Fatal(err)
-					}
-					rows := parityBasicRows(95)
-					for i := range rows {
-						rows[i].ID = c.given(i, existing[2].ID)
-					}
-					if err := db.Create(&rows).Error; err != nil {
-						t.Fatal(err)
-					}
-					var stored []ParityBasic
-					if err := plain.Unscoped().Find(&stored).Error; err != nil {
-						t.Fatal(err)
-					}
-					keys := map[string]uint{}
-					for _, s := range stored {
-						keys[s.Email] = s.ID
-					}
-					return rows, keys
+			want, wantKeys := run(plain)
+			gormWrong := 0
+			for _, r := range want {
+				if r.ID != wantKeys[r.Email] {
+					gormWrong++
 				}
-				want, wantKeys := run(plain)
-				gormWrong := 0
-				for _, r := range want {
-					if r.ID != wantKeys[r.Email] {
-						gormWrong++
-					}
-				}
-				for _, o := range []bulk.Options{{}, {BatchSize: 20}} {
-					got, gotKeys := run(db.Clauses(o))
-					if !reflect.DeepEqual(keyRanks(gotKeys), keyRanks(wantKeys)) {
-						t.Errorf("step %d, %s, %+v: table differs from GORM's", step, c.name, o)
-					}
-					for i, r := range got {
-						if r.ID != gotKeys[r.Email] {
-							t.Errorf("step %d, %s, %+v: row %d holds key %d, its own is %d", step, c.name, o, i, r.ID, gotKeys[r.Email])
-						}
-					}
-				}
-				t.Logf("step %d, %s: GORM's structs hold %d keys not their own", step, c.name, gormWrong)
 			}
+			for _, o := range []bulk.Options{{}, {BatchSize: 20}} {
+				got, gotKeys := run(db.Clauses(o))
+				if !reflect.DeepEqual(keyRanks(gotKeys), keyRanks(wantKeys)) {
+					t.Errorf("step %d, %s, %+v: table differs from GORM's", step, c.name, o)
+				}
+				for i, r := range got {
+					if r.ID != gotKeys[r.Email] {
+						t.Errorf("step %d, %s, %+v: row %d holds key %d, its own is %d", step, c.name, o, i, r.ID, gotKeys[r.Email])
+					}
+				}
+			}
+			t.Logf("step %d, %s: GORM's structs hold %d keys not their own", step, c.name, gormWrong)
 		}
 	})
 }
@@ -193,68 +186,61 @@ func TestMySQLMixedKeysOverPacket(t *testing.T) {
 // the rows before them; the plugin's structs hold their own rows' keys (a
 // shared struct its first row's), and the table is GORM's.
 func TestMySQLSharedStructKeys(t *testing.T) {
-	onMySQLWithoutReturning(t, func(t *testing.T, _ func(t *testing.T, opts ...gorm.Option) *gorm.DB) {
-		for _, step := range []int{1, 2} {
-			dsn := fmt.Sprint(liveDSN("mysql"), "&auto_increment_increment=", step)
-			open := func() *gorm.DB {
-				return openDB(t, mysql.New(mysql.Config{DSN: dsn, DisableWithReturning: true}))
+	onMySQLSteps(t, func(t *testing.T, step int, plain, db *gorm.DB) {
+		for _, n := range []int{95, 1500} {
+			run := func(db *gorm.DB) ([]*SharedRow, []SharedRow) {
+				t.Helper()
+				recreate(t, plain, &SharedRow{})
+				rows := make([]*SharedRow, n)
+				for i := range rows {
+					rows[i] = &SharedRow{Name: fmt.Sprint("row", i)}
+				}
+				rows[5], rows[30], rows[41], rows[60], rows[n-1] = rows[0], rows[0], rows[40], rows[12], rows[40]
+				if err := db.Create(&rows).Error; err != nil {
+					t.Fatal(err)
+				}
+				var stored []SharedRow
+				if err := plain.Order("id").Find(&stored).Error; err != nil {
+					t.Fatal(err)
+				}
+				return rows, stored
 			}
-			plain, db := open(), withPlugin(t, open())
-			for _, n := range []int{95, 1500} {
-				run := func(db *gorm.DB) ([]*SharedRow, []SharedRow) {
-					t.Helper()
-					recreate(t, plain, &SharedRow{})
-					rows := make([]*SharedRow, n)
-					for i := range rows {
-						rows[i] = &SharedRow{Name: fmt.Sprint("row", i)}
-					}
-					rows[5], rows[30], rows[41], rows[60], rows[n-1] = rows[0], rows[0], rows[40], rows[12], rows[40]
-					if err := db.Create(&rows).Error; err != nil {
-						t.Fatal(err)
-					}
-					var stored []SharedRow
-					if err := plain.Order("id").Find(&stored).Error; err != nil {
-						t.Fatal(err)
-					}
-					return rows, stored
-				}
-				// ownKey is the key of a struct's first row.
-				ownKey := func(stored []SharedRow, name string) uint {
-					for _, s := range stored {
-						if s.Name == name {
-							return s.ID
-						}
-					}
-					return 0
-				}
-				want, wantStored := run(plain)
-				gormWrong := 0
-				for _, r := range want {
-					if r.ID != ownKey(wantStored, r.Name) {
-						gormWrong++
+			// ownKey is the key of a struct's first row.
+			ownKey := func(stored []SharedRow, name string) uint {
+				for _, s := range stored {
+					if s.Name == name {
+						return s.ID
 					}
 				}
-				for _, o := range []bulk.Options{{}, {BatchSize: 20}, {Method: bulk.Values}} {
-					got, gotStored := run(db.Clauses(o))
-					if len(gotStored) != len(wantStored) {
-						t.Fatalf("step %d, %d rows, %+v: %d rows written, GORM %d", step, n, o, len(gotStored), len(wantStored))
-					}
-					for i := range gotStored {
-						if gotStored[i].Name != wantStored[i].Name || step > 1 && gotStored[i].ID%2 != wantStored[i].ID%2 {
-							t.Fatalf("step %d, %d rows, %+v: row %d is %+v, GORM's %+v", step, n, o, i, gotStored[i], wantStored[i])
-						}
-					}
-					for i, r := range got {
-						if own := ownKey(gotStored, r.Name); r.ID != own {
-							t.Errorf("step %d, %d rows, %+v: row %d (%s) holds key %d, its own is %d", step, n, o, i, r.Name, r.ID, own)
-						}
-					}
-				}
-				if gormWrong == 0 {
-					t.Errorf("step %d, %d rows: GORM's structs all hold their own keys; the test shows nothing", step, n)
-				}
-				t.Logf("step %d, %d rows: GORM's structs hold %d keys not their own", step, n, gormWrong)
+				return 0
 			}
+			want, wantStored := run(plain)
+			gormWrong := 0
+			for _, r := range want {
+				if r.ID != ownKey(wantStored, r.Name) {
+					gormWrong++
+				}
+			}
+			for _, o := range []bulk.Options{{}, {BatchSize: 20}, {Method: bulk.Values}} {
+				got, gotStored := run(db.Clauses(o))
+				if len(gotStored) != len(wantStored) {
+					t.Fatalf("step %d, %d rows, %+v: %d rows written, GORM %d", step, n, o, len(gotStored), len(wantStored))
+				}
+				for i := range gotStored {
+					if gotStored[i].Name != wantStored[i].Name || step > 1 && gotStored[i].ID%2 != wantStored[i].ID%2 {
+						t.Fatalf("step %d, %d rows, %+v: row %d is %+v, GORM's %+v", step, n, o, i, gotStored[i], wantStored[i])
+					}
+				}
+				for i, r := range got {
+					if own := ownKey(gotStored, r.Name); r.ID != own {
+						t.Errorf("step %d, %d rows, %+v: row %d (%s) holds key %d, its own is %d", step, n, o, i, r.Name, r.ID, own)
+					}
+				}
+			}
+			if gormWrong == 0 {
+				t.Errorf("step %d, %d rows: GORM's structs all hold their own keys; the test shows nothing", step, n)
+			}
+			t.Logf("step %d, %d rows: GORM's structs hold %d keys not their own", step, n, gormWrong)
 		}
 	})
 }

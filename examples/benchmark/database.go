@@ -145,33 +145,3 @@ func (b *bench) verifyID(table, email string, id uint) error {
 	}
 	return nil
 }
-
-// placeholder returns the dialect's i-th (1-based) bind parameter.
-func (b *bench) placeholder(i int) string {
-	if b.dialect == "postgres" {
-		return fmt.Sprintf("$%d", i)
-	}
-	return "?"
-}
-
-// insertSQL is a multi-row INSERT of n rows of columns.
-func (b *bench) insertSQL(n int) string {
-	var sb strings.Builder
-	sb.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ",") + ") VALUES ")
-	p := 0
-	for i := range n {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteByte('(')
-		for c := range columns {
-			if c > 0 {
-				sb.WriteByte(',')
-			}
-			p++
-			sb.WriteString(b.placeholder(p))
-		}
-		sb.WriteByte(')')
-	}
-	return sb.String()
-}

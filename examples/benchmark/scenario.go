@@ -43,23 +43,13 @@ func runNamed(ctx context.Context, b *bench, o options) error {
 	return fmt.Errorf("unknown -scenario %q (want one of %v)", o.scenario, scenarioNames)
 }
 
-// createScenario inserts new users into an emptied table, with every way
+// createScenario inserts new rows into an emptied table, with every way
 // there is: GORM's, the plugin's and the raw drivers'.
-func createScenario() scenario[User] {
-	return scenario[User]{
-		rows: "rows", models: []any{&User{}}, methods: methods(), make: makeUsers, clone: slices.Clone[[]User],
-		reset: func(b *bench, _ int) error { return b.empty(table) },
-		verify: func(b *bench, ids bool, rows []User) error {
-			if err := b.verifyCount(table, len(rows)); err != nil || !ids {
-				return err
-			}
-			for _, u := range []*User{&rows[0], &rows[len(rows)-1]} {
-				if err := b.verifyID(table, u.Email, u.ID); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+func createScenario() scenario[ceiling.Row] {
+	return scenario[ceiling.Row]{
+		rows: "rows", models: []any{&ceiling.Row{}}, methods: methods(), make: ceiling.Rows, clone: slices.Clone[[]ceiling.Row],
+		reset:  func(b *bench, _ int) error { return b.empty(ceiling.Row{}.TableName()) },
+		verify: verifyRows,
 	}
 }
 
@@ -67,8 +57,6 @@ func createScenario() scenario[User] {
 // (ceiling.UpsertClause), with GORM's CreateInBatches(1000) and the plugin
 // under the same clause, and the hand-written ceiling.
 func upsertScenario() scenario[ceiling.Row] {
-	raw := func(_ context.Context, b *bench, rows []ceiling.Row) error { return ceiling.Upsert(b.db, rows) }
-	table := ceiling.Row{}.TableName()
 	return scenario[ceiling.Row]{
 		rows:   "rows (half of them existing)",
 		models: []any{&ceiling.Row{}},
@@ -79,40 +67,43 @@ func upsertScenario() scenario[ceiling.Row] {
 			{name: "gormbulk", ids: true, insert: func(_ context.Context, b *bench, rows []ceiling.Row) error {
 				return b.db.Clauses(ceiling.UpsertClause, bulk.Options{}).Create(&rows).Error
 			}},
-			{name: "raw staged COPY + INSERT … SELECT", raw: true, ids: true, dialects: []string{"postgres"}, insert: raw},
-			{name: "raw prepared multi-row INSERT … RETURNING", raw: true, ids: true, dialects: []string{"sqlite", "mysql"}, insert: raw},
+			{name: "raw staged COPY + INSERT … SELECT", raw: true, ids: true, dialects: []string{"postgres"}, insert: raw(ceiling.Upsert)},
+			{name: "raw prepared multi-row INSERT … RETURNING", raw: true, ids: true, dialects: []string{"sqlite", "mysql"}, insert: raw(ceiling.Upsert)},
 		},
 		make:  func(n int) []ceiling.Row { _, rows := ceiling.UpsertRows(n); return rows },
 		clone: slices.Clone[[]ceiling.Row],
 		reset: func(b *bench, n int) error {
-			if err := b.empty(table); err != nil {
+			if err := b.empty(ceiling.Row{}.TableName()); err != nil {
 				return err
 			}
 			existing, _ := ceiling.UpsertRows(n)
 			return b.db.Clauses(bulk.Options{SkipReturning: true}).Create(&existing).Error
 		},
-		verify: func(b *bench, ids bool, rows []ceiling.Row) error {
-			if err := b.verifyCount(table, len(rows)); err != nil || !ids {
-				return err
-			}
-			// The first row met an existing one, the last was new.
-			for _, r := range []*ceiling.Row{&rows[0], &rows[len(rows)-1]} {
-				if err := b.verifyID(table, r.Email, r.ID); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		verify: verifyRows,
 	}
+}
+
+// verifyRows checks that the rows' table holds as many rows as were
+// written and, where ids, that the first and the last row (under an
+// upsert, one that met an existing row and one that was new) hold the
+// keys the table gave them.
+func verifyRows(b *bench, ids bool, rows []ceiling.Row) error {
+	table := ceiling.Row{}.TableName()
+	if err := b.verifyCount(table, len(rows)); err != nil || !ids {
+		return err
+	}
+	for _, r := range []*ceiling.Row{&rows[0], &rows[len(rows)-1]} {
+		if err := b.verifyID(table, r.Email, r.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // associationsScenario creates users with two orders each, which GORM
 // writes as an upsert on their key after the users, with GORM's
 // CreateInBatches(1000), the plugin and the hand-written ceiling.
 func associationsScenario() scenario[ceiling.User] {
-	raw := func(_ context.Context, b *bench, users []ceiling.User) error {
-		return ceiling.Associations(b.db, users)
-	}
 	users, orders := ceiling.User{}.TableName(), ceiling.Order{}.TableName()
 	return scenario[ceiling.User]{
 		rows:   "users with two orders each",
@@ -124,9 +115,9 @@ func associationsScenario() scenario[ceiling.User] {
 			{name: "gormbulk", ids: true, insert: func(_ context.Context, b *bench, rows []ceiling.User) error {
 				return b.db.Clauses(bulk.Options{}).Create(&rows).Error
 			}},
-			{name: "raw pgx CopyFrom, keys drawn ahead", raw: true, ids: true, dialects: []string{"postgres"}, insert: raw},
-			{name: "raw LOAD DATA LOCAL INFILE", raw: true, ids: true, dialects: []string{"mysql"}, skip: noLocalInfile, insert: raw},
-			{name: "raw prepared multi-row INSERT", raw: true, ids: true, dialects: []string{"sqlite"}, insert: raw},
+			{name: "raw pgx CopyFrom, keys drawn ahead", raw: true, ids: true, dialects: []string{"postgres"}, insert: raw(ceiling.Associations)},
+			{name: "raw LOAD DATA LOCAL INFILE", raw: true, ids: true, dialects: []string{"mysql"}, skip: noLocalInfile, insert: raw(ceiling.Associations)},
+			{name: "raw prepared multi-row INSERT", raw: true, ids: true, dialects: []string{"sqlite"}, insert: raw(ceiling.Associations)},
 		},
 		make: ceiling.Users,
 		clone: func(rows []ceiling.User) []ceiling.User {
